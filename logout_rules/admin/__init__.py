@@ -1,0 +1,14 @@
+"""Admin registrations: one module per admin class."""
+
+from django.contrib import admin
+
+from ..models import GlobalLogoutRule, GroupLogoutRule, UserLogoutRule
+from .global_rule import GlobalLogoutRuleAdmin
+from .group_rule import GroupLogoutRuleAdmin
+from .user_rule import UserLogoutRuleAdmin
+
+admin.site.register(GlobalLogoutRule, GlobalLogoutRuleAdmin)
+admin.site.register(GroupLogoutRule, GroupLogoutRuleAdmin)
+admin.site.register(UserLogoutRule, UserLogoutRuleAdmin)
+
+__all__ = ["GlobalLogoutRuleAdmin", "GroupLogoutRuleAdmin", "UserLogoutRuleAdmin"]

@@ -1,0 +1,53 @@
+"""What the three rule admins share: the form, the fieldsets and the list columns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from ..models import LogoutRuleFields, format_duration
+from .forms import RuleForm
+
+LIMIT_FIELDS = ("idle_time", "session_time", "warning_time")
+BEHAVIOUR_FIELDS = ("message_mode", "message", "redirect_to_login_immediately", "enabled")
+
+
+class RuleAdminMixin:
+    """Columns and form for rule admins (mixed into ``ModelAdmin`` subclasses)."""
+
+    form: Any = RuleForm
+
+    @admin.display(description=_("idle time"), ordering="idle_time")
+    def idle_display(self, obj: LogoutRuleFields) -> str:
+        return format_duration(obj.idle_time)
+
+    @admin.display(description=_("session time"), ordering="session_time")
+    def session_display(self, obj: LogoutRuleFields) -> str:
+        return format_duration(obj.session_time)
+
+    @admin.display(description=_("warning"), ordering="warning_time")
+    def warning_display(self, obj: LogoutRuleFields) -> str:
+        return format_duration(obj.warning_time)
+
+    @admin.display(description=_("message"))
+    def message_display(self, obj: LogoutRuleFields) -> str:
+        if obj.message is None:
+            return "(inherit)"
+        if obj.message == "":
+            return "(no message)"
+        text: str = obj.message
+        return text if len(text) <= 40 else text[:39] + "…"
+
+    @admin.display(description=_("redirect at once"), boolean=True)
+    def redirect_display(self, obj: LogoutRuleFields) -> bool | None:
+        return obj.redirect_to_login_immediately
+
+
+def rule_fieldsets(subject: tuple[str, ...]) -> Any:
+    return [
+        (None, {"fields": subject}),
+        (_("Limits (empty: inherit)"), {"fields": LIMIT_FIELDS}),
+        (_("Behaviour"), {"fields": BEHAVIOUR_FIELDS}),
+    ]

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from ..models import GroupLogoutRule
+from .base import RuleAdminMixin, rule_fieldsets
+
+
+class GroupLogoutRuleAdmin(RuleAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = (
+        "group",
+        "priority",
+        "idle_display",
+        "session_display",
+        "warning_display",
+        "message_display",
+        "redirect_display",
+        "enabled",
+    )
+    list_display_links = ("group",)
+    list_filter = (
+        "enabled",
+        ("idle_time", admin.EmptyFieldListFilter),
+        ("session_time", admin.EmptyFieldListFilter),
+    )
+    search_fields = ("group__name",)
+    list_select_related = ("group",)
+    autocomplete_fields = ("group",)
+    ordering = ("priority", "group__name")
+    list_per_page = 100
+    show_full_result_count = False
+    fieldsets = rule_fieldsets(("group", "priority"))
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[GroupLogoutRule]:
+        queryset: QuerySet[GroupLogoutRule] = super().get_queryset(request)
+        return queryset.select_related("group")

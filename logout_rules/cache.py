@@ -1,0 +1,259 @@
+"""The policy cache: the only module that knows our cache keys.
+
+Each user's entry holds the database levels already resolved (a ``policy.Layer``); the settings
+level is merged at request time. An entry is valid only while two generation tokens still match:
+
+* the global generation, replaced on any change that can affect many users (a global or group rule,
+  a bulk write), and
+* the user's own generation, replaced when that user's rule or group membership changes.
+
+A warm request reads the two tokens and the entry in **one** ``get_many`` round trip. Tokens are
+replaced (never deleted) and entries carry the tokens they were computed under, so a request that
+computed an entry from pre-commit data can never store it as valid after the invalidation.
+
+The cache must be shared by all processes (Redis, Memcached, the database cache): a per-process
+cache makes each worker see its own, stale policy (``checks.py`` warns about that).
+
+Cache errors never reach the request: reads become misses, writes are skipped, and the error is
+logged at most once per ``ERROR_LOG_INTERVAL`` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import BaseCache, caches
+from django.db import DEFAULT_DB_ALIAS, transaction
+
+from . import __version__
+from .conf import conf
+from .policy import Layer
+
+logger = logging.getLogger("logout_rules")
+
+#: Seconds between two log records about the same kind of cache failure.
+ERROR_LOG_INTERVAL = 60.0
+#: The generation tokens live much longer than the entries (they are tiny).
+TOKEN_TIMEOUT = 30 * 24 * 3600
+
+_SHAPE = "1"  # bump when the cached value's shape changes
+_last_logged: dict[str, float] = {}
+_log_lock = threading.Lock()
+
+
+def log_rate_limited(kind: str, message: str, *args: object, exc_info: bool = True) -> None:
+    """Log an operational error at most once per interval per ``kind``."""
+    now = time.monotonic()
+    with _log_lock:
+        last = _last_logged.get(kind)
+        if last is not None and now - last < ERROR_LOG_INTERVAL:
+            return
+        _last_logged[kind] = now
+    logger.error(message, *args, exc_info=exc_info)
+
+
+def get_cache() -> BaseCache:
+    return caches[conf.CACHE_ALIAS]
+
+
+def _prefix() -> str:
+    return f"{conf.CACHE_PREFIX}:{__version__}:{_SHAPE}"
+
+
+def global_token_key() -> str:
+    return f"{_prefix()}:gen"
+
+
+def user_token_key(user_id: object) -> str:
+    return f"{_prefix()}:ugen:{user_id}"
+
+
+def entry_key(user_id: object) -> str:
+    return f"{_prefix()}:policy:{user_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    global_token: str
+    user_token: str
+    layer: Layer
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What one round trip found: a valid layer, or the tokens to store a fresh one under.
+
+    ``stale`` is an entry computed under older tokens: not to be used normally, but still the best
+    answer when the database is down.
+    """
+
+    layer: Layer | None
+    global_token: str | None
+    user_token: str | None
+    stale: Layer | None = None
+    failed: bool = False
+
+
+def lookup(user_id: object) -> Lookup:
+    """Read the tokens and the user's entry in one round trip."""
+    keys = (global_token_key(), user_token_key(user_id), entry_key(user_id))
+    try:
+        found: dict[str, Any] = get_cache().get_many(keys)
+    except Exception:
+        log_rate_limited("read", "logout_rules: the policy cache could not be read")
+        return Lookup(None, None, None, failed=True)
+    global_token = found.get(keys[0])
+    user_token = found.get(keys[1])
+    entry = found.get(keys[2])
+    if not isinstance(entry, Entry):
+        return Lookup(None, global_token, user_token)
+    if (
+        global_token is not None
+        and entry.global_token == global_token
+        and (entry.user_token == user_token)
+    ):
+        return Lookup(entry.layer, global_token, user_token)
+    return Lookup(None, global_token, user_token, stale=entry.layer)
+
+
+def _ensure_token(key: str, current: str | None) -> str | None:
+    """Return the token stored at ``key``, creating one when there is none."""
+    if current is not None:
+        return current
+    cache = get_cache()
+    cache.add(key, uuid.uuid4().hex, TOKEN_TIMEOUT)
+    token = cache.get(key)
+    return token if isinstance(token, str) else None
+
+
+def tokens_for_store(user_id: object, found: Lookup) -> tuple[str, str] | None:
+    """The tokens a fresh entry will be stored under. Call this *before* loading the rows.
+
+    Any invalidation that commits after this point replaces a token, so an entry computed from
+    rows read before that commit can never be taken for valid.
+    """
+    if found.failed:
+        return None
+    try:
+        global_token = _ensure_token(global_token_key(), found.global_token)
+        user_token = _ensure_token(user_token_key(user_id), found.user_token)
+    except Exception:
+        log_rate_limited("write", "logout_rules: the policy cache could not be written")
+        return None
+    if global_token is None or user_token is None:
+        return None
+    return global_token, user_token
+
+
+def store(user_id: object, tokens: tuple[str, str] | None, layer: Layer) -> None:
+    """Store a layer loaded after ``tokens_for_store`` returned ``tokens``."""
+    if tokens is None:
+        return
+    try:
+        get_cache().set(entry_key(user_id), Entry(tokens[0], tokens[1], layer), conf.CACHE_TIMEOUT)
+    except Exception:
+        log_rate_limited("write", "logout_rules: the policy cache could not be written")
+
+
+def invalidate_all() -> None:
+    """Make every user's entry invalid (a new global token)."""
+    try:
+        get_cache().set(global_token_key(), uuid.uuid4().hex, TOKEN_TIMEOUT)
+    except Exception:
+        log_rate_limited("invalidate", "logout_rules: the policy cache could not be invalidated")
+
+
+def invalidate_users(user_ids: Iterable[object]) -> None:
+    """Make these users' entries invalid (new per-user tokens)."""
+    ids = list(user_ids)
+    if not ids:
+        return
+    try:
+        get_cache().set_many(
+            {user_token_key(user_id): uuid.uuid4().hex for user_id in ids}, TOKEN_TIMEOUT
+        )
+    except Exception:
+        log_rate_limited("invalidate", "logout_rules: the policy cache could not be invalidated")
+
+
+# --- after commit ------------------------------------------------------------------------------
+#
+# Within one transaction many rows may change (an import, a bulk update): the invalidations are
+# collected in one batch per thread and database alias, and flushed once, after the outermost
+# commit. A rollback discards Django's on-commit callbacks, so a rolled-back change leaves the cache
+# as it was (what it had queued is flushed with the next committed batch, which is harmless: an
+# extra invalidation only costs one cold resolution).
+
+
+class _Batch:
+    __slots__ = ("all", "done", "hooks", "index", "users")
+
+    def __init__(self) -> None:
+        self.all = False
+        self.done = False
+        self.users: set[object] = set()
+        # Where our flush callback sits in the connection's on-commit list (to register it once).
+        self.hooks: list[Any] | None = None
+        self.index = -1
+
+    def flush(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        if self.all:
+            invalidate_all()
+        elif self.users:
+            invalidate_users(self.users)
+
+
+_pending = threading.local()
+
+
+def _queue(using: str | None, everyone: bool, user_ids: tuple[object, ...] = ()) -> None:
+    alias = using or DEFAULT_DB_ALIAS
+    connection = transaction.get_connection(alias)
+    if not connection.in_atomic_block:
+        # Autocommit: the change is already committed.
+        if everyone:
+            invalidate_all()
+        else:
+            invalidate_users(user_ids)
+        return
+    batch: _Batch | None = getattr(_pending, alias, None)
+    if batch is None or batch.done:
+        batch = _Batch()
+        setattr(_pending, alias, batch)
+    if everyone:
+        batch.all = True
+    else:
+        batch.users.update(user_ids)
+    hooks = connection.run_on_commit
+    registered = (
+        batch.hooks is hooks
+        and hooks is not None
+        and batch.index < len(hooks)
+        and hooks[batch.index][1] == batch.flush
+    )
+    if not registered:
+        # First change of this transaction, or our callback was discarded with a savepoint.
+        transaction.on_commit(batch.flush, using=alias)
+        batch.hooks = connection.run_on_commit
+        batch.index = len(connection.run_on_commit) - 1
+
+
+def invalidate_all_on_commit(using: str | None = None) -> None:
+    """Invalidate every user's entry once the current transaction commits."""
+    _queue(using, True)
+
+
+def invalidate_users_on_commit(user_ids: Iterable[object], using: str | None = None) -> None:
+    """Invalidate these users' entries once the current transaction commits."""
+    ids = tuple(user_ids)
+    if ids:
+        _queue(using, False, ids)

@@ -1,0 +1,166 @@
+"""The only module that reads our settings.
+
+Every value is read from ``django.conf.settings`` when it is asked for, so ``override_settings`` and
+pytest-django's ``settings`` fixture always apply. Values are parsed leniently here (a wrong type is
+ignored and logged, never a 500): ``checks.py`` reports wrong types with an id at startup.
+
+``AUTO_LOGOUT`` keeps django-auto-logout's meaning; our own settings are named ``LOGOUT_RULES_*``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+
+from .policy import Rule
+
+logger = logging.getLogger("logout_rules")
+
+AUTO_LOGOUT_KEYS = (
+    "IDLE_TIME",
+    "SESSION_TIME",
+    "WARNING_TIME",
+    "MESSAGE",
+    "REDIRECT_TO_LOGIN_IMMEDIATELY",
+)
+AUTO_LOGOUT_DURATION_KEYS = ("IDLE_TIME", "SESSION_TIME", "WARNING_TIME")
+
+#: The longest duration accepted anywhere (settings, admin, imports): ten years.
+MAX_DURATION = timedelta(days=3650)
+#: The longest message accepted (admin, imports).
+MAX_MESSAGE_LENGTH = 1000
+
+DEFAULT_CACHE_ALIAS = "default"
+DEFAULT_CACHE_TIMEOUT = 3600
+DEFAULT_CACHE_PREFIX = "logout_rules"
+
+
+def duration_seconds(value: object) -> float | None:
+    """``int``/``float`` seconds or a ``timedelta`` → float seconds; anything else → ``None``.
+
+    Booleans are not durations, and neither are zero, negative or non-finite values.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        return None
+    if not seconds > 0 or seconds > MAX_DURATION.total_seconds():
+        return None
+    return seconds
+
+
+def parse_auto_logout(raw: object) -> Rule:
+    """``settings.AUTO_LOGOUT`` → the settings level. Invalid entries are ignored (see checks)."""
+    if not isinstance(raw, Mapping):
+        return Rule()
+    values: dict[str, Any] = {}
+    for key, name in (
+        ("IDLE_TIME", "idle_time"),
+        ("SESSION_TIME", "session_time"),
+        ("WARNING_TIME", "warning_time"),
+    ):
+        if key in raw:
+            values[name] = duration_seconds(raw[key])
+    message = raw.get("MESSAGE")
+    values["message"] = message if isinstance(message, str) else None
+    flag = raw.get("REDIRECT_TO_LOGIN_IMMEDIATELY")
+    values["redirect_to_login_immediately"] = flag if isinstance(flag, bool) else None
+    return Rule(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class PassivePatterns:
+    names: frozenset[str]
+    regexes: tuple[re.Pattern[str], ...]
+
+
+class Settings:
+    """Typed, live access to the settings. Use the module-level ``conf`` instance."""
+
+    def __init__(self) -> None:
+        # One-entry memo for the parsed AUTO_LOGOUT: the warm path asks for it on every request.
+        # It is keyed by an equal copy of the raw value, so a changed setting is seen at once.
+        self._auto_logout_key: object = object()
+        self._auto_logout_rule = Rule()
+        self._passive_key: object = object()
+        self._passive = PassivePatterns(frozenset(), ())
+
+    @property
+    def AUTO_LOGOUT(self) -> object:
+        return getattr(settings, "AUTO_LOGOUT", None)
+
+    @property
+    def settings_rule(self) -> Rule:
+        """The ``AUTO_LOGOUT`` level, parsed (memoized on the raw value)."""
+        raw = getattr(settings, "AUTO_LOGOUT", None)
+        if raw is self._auto_logout_key or raw == self._auto_logout_key:
+            return self._auto_logout_rule
+        rule = parse_auto_logout(raw)
+        self._auto_logout_rule = rule
+        self._auto_logout_key = dict(raw) if isinstance(raw, Mapping) else raw
+        return rule
+
+    @property
+    def CACHE_ALIAS(self) -> str:
+        value = getattr(settings, "LOGOUT_RULES_CACHE_ALIAS", DEFAULT_CACHE_ALIAS)
+        return value if isinstance(value, str) else DEFAULT_CACHE_ALIAS
+
+    @property
+    def CACHE_TIMEOUT(self) -> int:
+        value = getattr(settings, "LOGOUT_RULES_CACHE_TIMEOUT", DEFAULT_CACHE_TIMEOUT)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            return DEFAULT_CACHE_TIMEOUT
+        return value
+
+    @property
+    def CACHE_PREFIX(self) -> str:
+        value = getattr(settings, "LOGOUT_RULES_CACHE_PREFIX", DEFAULT_CACHE_PREFIX)
+        return value if isinstance(value, str) and value else DEFAULT_CACHE_PREFIX
+
+    @property
+    def ACTIVITY_RESOLUTION(self) -> float | None:
+        """Seconds between activity writes; ``None`` means the default (see ``policy``)."""
+        value = getattr(settings, "LOGOUT_RULES_ACTIVITY_RESOLUTION", None)
+        if value is None or isinstance(value, bool):
+            return None
+        if isinstance(value, timedelta):
+            value = value.total_seconds()
+        if isinstance(value, int | float) and value >= 0:
+            return float(value)
+        return None
+
+    @property
+    def PASSIVE_URLS(self) -> PassivePatterns:
+        """URL names and path regexes (items starting with ``^`` or ``/``) that are not activity."""
+        raw = getattr(settings, "LOGOUT_RULES_PASSIVE_URLS", ())
+        if raw is self._passive_key:
+            return self._passive
+        names: set[str] = set()
+        regexes: list[re.Pattern[str]] = []
+        if isinstance(raw, Sequence) and not isinstance(raw, str):
+            for item in raw:
+                if not isinstance(item, str) or not item:
+                    continue
+                if item[0] in "^/":
+                    try:
+                        regexes.append(re.compile(item))
+                    except re.error:
+                        continue
+                else:
+                    names.add(item)
+        self._passive = PassivePatterns(frozenset(names), tuple(regexes))
+        self._passive_key = raw
+        return self._passive
+
+
+conf = Settings()

@@ -1,0 +1,203 @@
+"""The middleware: read, ask the policy, act. All decisions live in ``policy.py``.
+
+One body of logic serves both the sync (WSGI) and the async (ASGI) stacks: ``check_request`` (the
+request phase, which may touch the session store, the cache and the database) runs as is in sync
+mode and in a single ``sync_to_async`` hop in async mode; ``record_activity`` (the response
+phase) only touches the already-loaded session in memory, so both modes call it directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.contrib import auth, messages
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
+
+from . import clock, policy, resolver
+from . import session as session_store
+from .conf import conf
+from .decorators import PASSIVE_ATTRIBUTE
+from .signals import auto_logout
+
+#: The attribute holding this request's ``RequestState`` (read by the context processor).
+STATE_ATTRIBUTE = "_logout_rules_state"
+
+
+@dataclass(slots=True)
+class RequestState:
+    """What the request phase found, for the context processor and the response phase."""
+
+    user_id: object
+    policy: policy.Policy
+    now: float
+    login_at: float
+    activity_at: float
+    activity_due: bool
+
+    def effective_activity(self, request: HttpRequest) -> float:
+        """The activity time as it will be recorded once this request completes."""
+        if self.activity_due and not is_passive(request):
+            return max(self.now, self.activity_at)
+        return self.activity_at
+
+
+def get_state(request: HttpRequest) -> RequestState | None:
+    return getattr(request, STATE_ATTRIBUTE, None)
+
+
+def is_passive(request: HttpRequest) -> bool:
+    """Whether this request must not count as activity (decorator, URL name or path pattern)."""
+    match = getattr(request, "resolver_match", None)
+    patterns = conf.PASSIVE_URLS
+    if match is not None:
+        func = match.func
+        if getattr(func, PASSIVE_ATTRIBUTE, False) or getattr(
+            getattr(func, "view_class", None), PASSIVE_ATTRIBUTE, False
+        ):
+            return True
+        if patterns.names and (
+            match.view_name in patterns.names or match.url_name in patterns.names
+        ):
+            return True
+    path = request.path_info
+    return any(regex.match(path) for regex in patterns.regexes)
+
+
+def wants_json(request: HttpRequest) -> bool:
+    """A JSON client: ``X-Requested-With: XMLHttpRequest`` or an Accept naming JSON, not HTML."""
+    headers = request.headers
+    if headers.get("x-requested-with") == "XMLHttpRequest":
+        return True
+    accept = headers.get("accept", "")
+    return ("application/json" in accept or "+json" in accept) and "text/html" not in accept
+
+
+def expired_response(request: HttpRequest, reason: str, message: str) -> JsonResponse:
+    """The ``401`` a JSON client gets after an automatic logout (also used by the endpoints)."""
+    from django.contrib.auth.views import redirect_to_login
+
+    login_url = redirect_to_login(request.get_full_path()).url
+    return JsonResponse(
+        {"detail": "session expired", "reason": reason, "message": message, "login_url": login_url},
+        status=401,
+    )
+
+
+def _last_login(request: HttpRequest) -> Callable[[], float | None]:
+    def read() -> float | None:
+        user = getattr(request, "user", None)
+        last_login = getattr(user, "last_login", None)
+        return None if last_login is None else float(last_login.timestamp())
+
+    return read
+
+
+def log_out(request: HttpRequest, effective: policy.Policy, reason: str) -> HttpResponseBase | None:
+    """Log the user out through ``django.contrib.auth``; add the message once; send our signal."""
+    user = getattr(request, "user", None)
+    was_authenticated = bool(getattr(user, "is_authenticated", False))
+    auth.logout(request)
+    if hasattr(request, "_acached_user"):
+        request._acached_user = AnonymousUser()
+    if was_authenticated:
+        if effective.message:
+            messages.info(request, effective.message, fail_silently=True)
+        auto_logout.send(
+            sender=type(user), user=user, request=request, reason=reason, policy=effective
+        )
+    if wants_json(request):
+        return expired_response(request, reason, effective.message)
+    return None
+
+
+def check_request(request: HttpRequest) -> HttpResponseBase | None:
+    """The request phase: judge the session; log out when a limit has passed.
+
+    Returns a response only for a JSON client whose session just expired; otherwise the request
+    continues (as anonymous after a logout).
+    """
+    store = getattr(request, "session", None)
+    if store is None:
+        return None
+    user_id = session_store.user_id(store)
+    if user_id is None:
+        return None  # anonymous: never read further, never write
+    now = clock.now()
+    effective = resolver.get_policy(user_id)
+    if not effective.has_limit:
+        return None
+    times = session_store.read_times(store, now, _last_login(request))
+    if times.garbage:
+        return log_out(request, effective, "session")
+    verdict = policy.judge(effective, now, times.login_at, times.activity_at)
+    if verdict.expired:
+        assert verdict.reason is not None
+        return log_out(request, effective, verdict.reason)
+    if times.adopted:
+        session_store.adopt(store, times)
+    setattr(
+        request,
+        STATE_ATTRIBUTE,
+        RequestState(
+            user_id=user_id,
+            policy=effective,
+            now=now,
+            login_at=times.login_at,
+            activity_at=times.activity_at,
+            activity_due=policy.activity_due(
+                effective, now, times.activity_at, conf.ACTIVITY_RESOLUTION
+            ),
+        ),
+    )
+    return None
+
+
+def record_activity(request: HttpRequest) -> None:
+    """The response phase: record activity when due, unless the request was passive."""
+    state = get_state(request)
+    if state is None or not state.activity_due:
+        return
+    store = request.session
+    if session_store.user_id(store) != state.user_id:
+        return  # the view logged out (or in as someone else): nothing of ours to record
+    if is_passive(request):
+        return
+    session_store.record_activity(store, state.now)
+
+
+class AutoLogoutMiddleware:
+    """Logs users out after the idle or session limit of their effective rule.
+
+    Place it after ``SessionMiddleware``, ``AuthenticationMiddleware`` and ``MessageMiddleware``.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(
+        self, get_response: Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]]
+    ) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode:
+            return self.__acall__(request)
+        response = check_request(request)
+        if response is None:
+            response = self.get_response(request)  # type: ignore[assignment]
+        record_activity(request)
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        response = await sync_to_async(check_request, thread_sensitive=True)(request)
+        if response is None:
+            response = await self.get_response(request)  # type: ignore[misc]
+        record_activity(request)
+        return response

@@ -1,0 +1,224 @@
+"""The rule rows: one site-wide singleton, one rule per group, one rule per user.
+
+Every level has the same fields; ``None`` means "inherit from the level below". Cache
+invalidation lives in ``receivers.py`` (signals, after commit) and in ``RuleQuerySet`` for the bulk
+operations that send no per-row signals.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator, MinValueValidator
+from django.db import models, transaction
+from django.utils.translation import gettext_lazy as _
+from solo.models import SingletonModel
+
+from . import policy
+from .conf import MAX_DURATION, MAX_MESSAGE_LENGTH
+
+
+def validate_duration(value: timedelta | None) -> None:
+    """A limit must be longer than zero and not absurdly long."""
+    if value is None:
+        return
+    if value <= timedelta(0):
+        raise ValidationError(
+            _("Enter a duration longer than zero, or leave it empty to inherit."),
+            code="duration_not_positive",
+        )
+    if value > MAX_DURATION:
+        raise ValidationError(
+            _("Enter a duration of at most %(max)s days.") % {"max": MAX_DURATION.days},
+            code="duration_too_long",
+        )
+
+
+class RuleQuerySet(models.QuerySet[Any]):
+    """Bulk writes send no per-row signals: invalidate the whole policy cache after commit."""
+
+    def _invalidate_all(self) -> None:
+        from .cache import invalidate_all_on_commit
+
+        invalidate_all_on_commit(using=self.db)
+
+    def update(self, **kwargs: Any) -> int:
+        rows = super().update(**kwargs)
+        self._invalidate_all()
+        return rows
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        with transaction.atomic(using=self.db, savepoint=False):
+            created = super().bulk_create(objs, *args, **kwargs)
+            self._invalidate_all()
+        return created
+
+    def bulk_update(self, objs: Any, fields: Any, *args: Any, **kwargs: Any) -> int:
+        with transaction.atomic(using=self.db, savepoint=False):
+            rows = super().bulk_update(objs, fields, *args, **kwargs)
+            self._invalidate_all()
+        return rows
+
+
+RuleManager = models.Manager.from_queryset(RuleQuerySet)
+
+
+class LogoutRuleFields(models.Model):
+    """The fields shared by every rule level."""
+
+    idle_time = models.DurationField(
+        _("idle time"),
+        null=True,
+        blank=True,
+        validators=[validate_duration],
+        help_text=_("Log out after this long without a request. Empty: inherit."),
+    )
+    session_time = models.DurationField(
+        _("session time"),
+        null=True,
+        blank=True,
+        validators=[validate_duration],
+        help_text=_("Log out this long after the session's login. Empty: inherit."),
+    )
+    warning_time = models.DurationField(
+        _("warning time"),
+        null=True,
+        blank=True,
+        validators=[validate_duration],
+        help_text=_(
+            "Warn in the browser this long before the idle limit, with a 'Stay signed in' "
+            "button. Empty: inherit."
+        ),
+    )
+    message = models.TextField(  # noqa: DJ001 - None (inherit) and "" (no message) differ
+        _("message"),
+        null=True,
+        blank=True,
+        max_length=MAX_MESSAGE_LENGTH,
+        validators=[MaxLengthValidator(MAX_MESSAGE_LENGTH)],
+        help_text=_(
+            "Shown once after an automatic logout (as plain text). Empty: inherit; "
+            "use 'Explicitly no message' to show none."
+        ),
+    )
+    redirect_to_login_immediately = models.BooleanField(
+        _("redirect to login immediately"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Leave the page as soon as the limit passes, without waiting for the next click. "
+            "Unknown: inherit."
+        ),
+    )
+    enabled = models.BooleanField(
+        _("enabled"), default=True, help_text=_("A disabled rule is ignored.")
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects: ClassVar[Any] = RuleManager()
+
+    class Meta:
+        abstract = True
+
+    def as_rule(self) -> policy.Rule:
+        """This row's values for the resolver (durations in seconds)."""
+        return policy.Rule(
+            idle_time=_seconds(self.idle_time),
+            session_time=_seconds(self.session_time),
+            warning_time=_seconds(self.warning_time),
+            message=self.message,
+            redirect_to_login_immediately=self.redirect_to_login_immediately,
+        )
+
+    def limits_display(self) -> str:
+        parts = []
+        if self.idle_time is not None:
+            parts.append(f"idle {format_duration(self.idle_time)}")
+        if self.session_time is not None:
+            parts.append(f"session {format_duration(self.session_time)}")
+        return ", ".join(parts) or "inherit"
+
+
+def _seconds(value: timedelta | None) -> float | None:
+    return None if value is None else value.total_seconds()
+
+
+def format_duration(value: timedelta | float | None) -> str:
+    """``timedelta(seconds=5400)`` → ``"1h 30m"``; ``None`` → ``"—"``."""
+    if value is None:
+        return "—"
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [
+        f"{amount}{unit}"
+        for amount, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (secs, "s"))
+        if amount
+    ]
+    fraction = seconds - whole
+    if fraction and not days and not hours:
+        parts = parts[:-1] if secs else parts
+        parts.append(f"{secs + fraction:g}s")
+    return " ".join(parts) or "0s"
+
+
+class GlobalLogoutRule(SingletonModel, LogoutRuleFields):
+    """The site-wide rule (one row, created by a data migration)."""
+
+    objects: ClassVar[Any] = RuleManager()
+
+    class Meta:
+        verbose_name = _("global logout rule")
+        verbose_name_plural = _("global logout rule")
+
+    def __str__(self) -> str:
+        return str(_("Global logout rule"))
+
+
+class GroupLogoutRule(LogoutRuleFields):
+    group = models.OneToOneField(
+        Group,
+        on_delete=models.CASCADE,
+        related_name="logout_rule",
+        verbose_name=_("group"),
+    )
+    priority = models.PositiveIntegerField(
+        _("priority"),
+        default=100,
+        validators=[MinValueValidator(1)],
+        db_index=True,
+        help_text=_(
+            "Lower number wins when a user is in several groups; on a tie the strictest value wins."
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("group logout rule")
+        verbose_name_plural = _("group logout rules")
+        ordering = ("priority", "group__name")
+
+    def __str__(self) -> str:
+        return str(_('Logout rule for group "%(name)s"') % {"name": self.group.name})
+
+
+class UserLogoutRule(LogoutRuleFields):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="logout_rule",
+        verbose_name=_("user"),
+    )
+
+    class Meta:
+        verbose_name = _("user logout rule")
+        verbose_name_plural = _("user logout rules")
+        ordering = ("user_id",)
+
+    def __str__(self) -> str:
+        return str(_('Logout rule for user "%(name)s"') % {"name": self.user})

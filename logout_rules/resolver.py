@@ -1,0 +1,97 @@
+"""The effective policy for a user: the cache first, the database on a miss, settings on top.
+
+Public API: ``get_policy(user_id)`` for the request path, ``explain(user)`` for humans (the
+``logout_rules explain`` command and the admin's "effective policy" panel).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import DatabaseError, transaction
+
+from . import cache, loading, policy
+from .conf import conf
+from .models import GlobalLogoutRule, format_duration
+
+
+def _load_layer_safely(user_id: object) -> policy.Layer | None:
+    """Load from the database; ``None`` when the database fails (never raises)."""
+    try:
+        if transaction.get_connection(GlobalLogoutRule.objects.db).in_atomic_block:
+            # Keep a failure from poisoning the surrounding transaction (ATOMIC_REQUESTS).
+            with transaction.atomic(using=GlobalLogoutRule.objects.db):
+                return loading.load_layer(user_id)
+        return loading.load_layer(user_id)
+    except DatabaseError:
+        cache.log_rate_limited(
+            "database", "logout_rules: the rules could not be loaded from the database"
+        )
+        return None
+
+
+def get_layer(user_id: object) -> policy.Layer:
+    """The database levels for a user: from the cache when valid, else loaded and cached.
+
+    On a database failure: the last cached value (even if invalidated since), else no database
+    rules at all (``settings.AUTO_LOGOUT`` alone applies).
+    """
+    found = cache.lookup(user_id)
+    if found.layer is not None:
+        return found.layer
+    tokens = cache.tokens_for_store(user_id, found)
+    layer = _load_layer_safely(user_id)
+    if layer is None:
+        return found.stale if found.stale is not None else policy.EMPTY_LAYER
+    cache.store(user_id, tokens, layer)
+    return layer
+
+
+def get_policy(user_id: object) -> policy.Policy:
+    """The effective policy for a user id (the settings level merged at call time)."""
+    return policy.merge(get_layer(user_id), conf.settings_rule)
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """One effective field: its name, its value for humans and where it came from."""
+
+    field: str
+    value: object
+    display: str
+    source: str
+
+
+def _display(name: str, value: object) -> str:
+    if name in policy.DURATION_FIELDS:
+        if value is None:
+            return "no limit" if name != "warning_time" else "no warning"
+        assert isinstance(value, float)
+        delta = timedelta(seconds=value)
+        return f"{format_duration(delta)} ({delta}, {value:g} s)"
+    if name == "message":
+        return repr(value) if value else "(no message)"
+    return "yes" if value else "no"
+
+
+def explain_policy(effective: policy.Policy) -> list[Explanation]:
+    rows = []
+    for name in policy.FIELDS:
+        value = getattr(effective, name)
+        source = effective.source(name)
+        label = source.describe()
+        if source.kind == policy.KIND_DEFAULT and name not in ("idle_time", "session_time"):
+            label = "default"
+        rows.append(Explanation(name, value, _display(name, value), label))
+    return rows
+
+
+def resolve_fresh(user_id: object) -> policy.Policy:
+    """The effective policy straight from the database (no cache), for explanations."""
+    return policy.merge(loading.load_layer(user_id), conf.settings_rule)
+
+
+def explain(user_id: object) -> list[Explanation]:
+    """Each effective field for a user, its value and its origin, read from the database."""
+    return explain_policy(resolve_fresh(user_id))

@@ -1,0 +1,128 @@
+"""The only module that knows our session keys.
+
+Values are JSON-safe floats (epoch seconds), because Django's default session serializer is JSON.
+
+* ``LOGIN_KEY``: when *this* session logged in (set by the ``user_logged_in`` receiver). The
+  session limit counts from here, never from ``user.last_login``, which a login on another
+  device moves forward.
+* ``ACTIVITY_KEY``: the last recorded activity. It is written at most once per activity
+  resolution, so it may lag the real last request by up to one resolution (a logout can come
+  that much early, never late).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import SESSION_KEY
+
+logger = logging.getLogger("logout_rules")
+
+LOGIN_KEY = "_logout_rules_login"
+ACTIVITY_KEY = "_logout_rules_activity"
+#: What django-auto-logout stored (an ISO datetime): read once when migrating from it.
+LEGACY_ACTIVITY_KEY = "django_auto_logout_last_request"
+#: Clocks of several machines disagree a little; a time further in the future is garbage.
+FUTURE_TOLERANCE = 300.0
+
+Session = MutableMapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Times:
+    """When the session logged in and was last active.
+
+    ``adopted`` is true when the session had no times of ours yet (it predates the app, or the
+    key was lost) and they were just derived; the caller then writes them. ``garbage`` is true
+    when a stored value is unusable: such a session is treated as expired (fail closed).
+    """
+
+    login_at: float
+    activity_at: float
+    adopted: bool = False
+    garbage: bool = False
+
+
+def user_id(session: Session) -> object:
+    """The authenticated user's id stored by ``django.contrib.auth`` (``None`` if anonymous)."""
+    return session.get(SESSION_KEY)
+
+
+def _timestamp(value: object, now: float) -> float | None:
+    """A valid stored timestamp, or ``None`` when it is garbage."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    stamp = float(value)
+    if not math.isfinite(stamp) or stamp < 0 or stamp > now + FUTURE_TOLERANCE:
+        return None
+    return stamp
+
+
+def _legacy_activity(session: Session, now: float) -> float | None:
+    raw = session.get(LEGACY_ACTIVITY_KEY)
+    if not isinstance(raw, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None
+    return _timestamp(parsed.timestamp(), now)
+
+
+def read_times(session: Session, now: float, last_login: Callable[[], float | None]) -> Times:
+    """Read (or derive) the session's login and activity times.
+
+    A session without our keys predates the app: its session clock starts at the user's
+    ``last_login`` (never earlier than this session's real login, so never too strict) or now, and
+    its idle clock at django-auto-logout's last request, or now.
+    """
+    raw_login = session.get(LOGIN_KEY)
+    raw_activity = session.get(ACTIVITY_KEY)
+    if raw_login is not None:
+        login_at = _timestamp(raw_login, now)
+        if login_at is None:
+            logger.warning("logout_rules: unusable login time in a session: %r", raw_login)
+            return Times(now, now, garbage=True)
+        if raw_activity is None:
+            return Times(login_at, max(login_at, now), adopted=True)
+        activity_at = _timestamp(raw_activity, now)
+        if activity_at is None:
+            logger.warning("logout_rules: unusable activity time in a session: %r", raw_activity)
+            return Times(login_at, now, garbage=True)
+        return Times(login_at, max(login_at, activity_at))
+    # A session from before the app was installed.
+    legacy_login = last_login()
+    login_at = now if legacy_login is None else min(now, max(legacy_login, 0.0))
+    activity_at = _legacy_activity(session, now)
+    if activity_at is None or activity_at < login_at:
+        activity_at = now
+    return Times(login_at, activity_at, adopted=True)
+
+
+def record_login(session: Session, now: float) -> None:
+    """Start this session's clocks (called at login)."""
+    session[LOGIN_KEY] = now
+    session[ACTIVITY_KEY] = now
+    session.pop(LEGACY_ACTIVITY_KEY, None)
+
+
+def adopt(session: Session, times: Times) -> None:
+    """Store derived times for a session that had none of ours."""
+    session[LOGIN_KEY] = times.login_at
+    session[ACTIVITY_KEY] = times.activity_at
+    session.pop(LEGACY_ACTIVITY_KEY, None)
+
+
+def record_activity(session: Session, now: float) -> None:
+    """Record activity at ``now``; the recorded activity never moves backwards."""
+    current = session.get(ACTIVITY_KEY)
+    if isinstance(current, int | float) and not isinstance(current, bool) and current >= now:
+        return
+    session[ACTIVITY_KEY] = now

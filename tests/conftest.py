@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+from django.core.cache import caches
+
+from logout_rules import cache as policy_cache
+from logout_rules import clock as app_clock
+
+from .factories import UserFactory
+
+
+class FakeClock:
+    """A controllable clock for the app (``logout_rules.clock.now``)."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.value = start
+
+    def now(self) -> float:
+        return self.value
+
+    def advance(self, seconds: float) -> float:
+        self.value += seconds
+        return self.value
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(app_clock, "now", fake.now)
+    return fake
+
+
+@pytest.fixture(autouse=True)
+def _clean_caches():
+    for alias in caches:
+        caches[alias].clear()
+    policy_cache._pending.__dict__.clear()
+    yield
+    for alias in caches:
+        caches[alias].clear()
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def logged_in(client, user, clock):
+    """``client`` logged in as ``user`` at ``clock``'s current time."""
+    client.force_login(user)
+    return client

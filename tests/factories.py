@@ -1,0 +1,57 @@
+"""factory-boy factories for users, groups and the three rule models."""
+
+from __future__ import annotations
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from logout_rules.models import GlobalLogoutRule, GroupLogoutRule, UserLogoutRule
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
+    password = factory.django.Password("pw")
+
+    @factory.post_generation
+    def groups(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.groups.add(*extracted)
+
+
+class GroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Group
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"group{n}")
+
+
+class GroupLogoutRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = GroupLogoutRule
+
+    group = factory.SubFactory(GroupFactory)
+    priority = 100
+
+
+class UserLogoutRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = UserLogoutRule
+
+    user = factory.SubFactory(UserFactory)
+
+
+def global_rule(**values) -> GlobalLogoutRule:
+    """Set the singleton's values (the row exists from the data migration)."""
+    rule, _ = GlobalLogoutRule.objects.get_or_create(pk=GlobalLogoutRule.singleton_instance_id)
+    for name, value in values.items():
+        setattr(rule, name, value)
+    rule.save()
+    return rule
