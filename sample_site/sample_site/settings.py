@@ -1,0 +1,88 @@
+"""Settings of the demo site: a small real site using logout_rules like a real one would."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+SECRET_KEY = "demo-only-not-secret"  # noqa: S105 - a local demo
+DEBUG = True
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "solo",
+    "import_export",
+    "logout_rules",
+    "demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # After the session, authentication and messages middlewares:
+    "logout_rules.middleware.AutoLogoutMiddleware",
+]
+
+ROOT_URLCONF = "sample_site.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.debug",
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "logout_rules.context_processors.auto_logout_client",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "sample_site.wsgi.application"
+ASGI_APPLICATION = "sample_site.asgi.application"
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": BASE_DIR / "db.sqlite3",
+    }
+}
+
+# One process in the demo; production needs a shared cache (see the README).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+# The bottom layer of every resolution: everybody is logged out after 10 idle minutes or 8 hours.
+AUTO_LOGOUT = {
+    "IDLE_TIME": timedelta(minutes=10),
+    "SESSION_TIME": timedelta(hours=8),
+    "MESSAGE": "Your session has expired. Please log in again to continue.",
+    "REDIRECT_TO_LOGIN_IMMEDIATELY": True,
+}
