@@ -192,17 +192,15 @@ def invalidate_users(user_ids: Iterable[object]) -> None:
 
 
 class _Batch:
-    __slots__ = ("all", "done", "hooks", "index", "users")
+    __slots__ = ("all", "done", "users")
 
     def __init__(self) -> None:
         self.all = False
         self.done = False
         self.users: set[object] = set()
-        # Where our flush callback sits in the connection's on-commit list (to register it once).
-        self.hooks: list[Any] | None = None
-        self.index = -1
 
     def flush(self) -> None:
+        """Run once, by the first of the batch's on-commit callbacks to fire."""
         if self.done:
             return
         self.done = True
@@ -217,8 +215,7 @@ _pending = threading.local()
 
 def _queue(using: str | None, everyone: bool, user_ids: tuple[object, ...] = ()) -> None:
     alias = using or DEFAULT_DB_ALIAS
-    connection = transaction.get_connection(alias)
-    if not connection.in_atomic_block:
+    if not transaction.get_connection(alias).in_atomic_block:
         # Autocommit: the change is already committed.
         if everyone:
             invalidate_all()
@@ -233,18 +230,10 @@ def _queue(using: str | None, everyone: bool, user_ids: tuple[object, ...] = ())
         batch.all = True
     else:
         batch.users.update(user_ids)
-    hooks = connection.run_on_commit
-    registered = (
-        batch.hooks is hooks
-        and hooks is not None
-        and batch.index < len(hooks)
-        and hooks[batch.index][1] == batch.flush
-    )
-    if not registered:
-        # First change of this transaction, or our callback was discarded with a savepoint.
-        transaction.on_commit(batch.flush, using=alias)
-        batch.hooks = connection.run_on_commit
-        batch.index = len(connection.run_on_commit) - 1
+    # One callback per change (cheap: the first to run flushes the batch, the others do nothing).
+    # Registering each time keeps the batch alive when a savepoint that registered an earlier
+    # callback is rolled back.
+    transaction.on_commit(batch.flush, using=alias)
 
 
 def invalidate_all_on_commit(using: str | None = None) -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.core.cache import caches
 
@@ -12,8 +14,9 @@ from .factories import UserFactory
 class FakeClock:
     """A controllable clock for the app (``logout_rules.clock.now``)."""
 
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.value = start
+    def __init__(self) -> None:
+        # Start at the real time, so Django's own timestamps (last_login) agree with ours.
+        self.value = float(int(time.time()))
 
     def now(self) -> float:
         return self.value
