@@ -7,7 +7,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed-dev
 DEMO_DB := sample_site/db.sqlite3
 
-.PHONY: demo test lint test-services matrix bench browser-deps clean venv
+.PHONY: demo test lint test-services matrix loadtest bench browser-deps clean venv
 
 venv: $(STAMP)
 
@@ -30,7 +30,24 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy logout_rules tests sample_site
+	$(BIN)/mypy logout_rules tests sample_site noxfile.py
+
+# The whole suite on PostgreSQL + Redis (tests/settings.py reads these variables); fails at once,
+# with a clear message, when a service cannot be reached.
+SERVICES_ENV := LOGOUT_RULES_TEST_DB=postgresql LOGOUT_RULES_TEST_CACHE=redis
+
+test-services: $(STAMP)
+	$(PY) -m tests.services.precheck
+	$(SERVICES_ENV) $(BIN)/pytest -p no:cacheprovider
+
+# Django 4.2 and 5.2 on this Python (noxfile.py); -R reuses the virtualenvs between local runs.
+matrix: $(STAMP)
+	$(BIN)/nox -R
+
+# A bounded load test against gunicorn + PostgreSQL + Redis on 127.0.0.1 (bench/loadtest.py).
+loadtest: $(STAMP)
+	$(PY) -m tests.services.precheck
+	$(PY) bench/loadtest.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov build *.egg-info $(DEMO_DB)
+	rm -rf $(VENV) .nox .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov build *.egg-info $(DEMO_DB)
