@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.contrib import auth, messages
@@ -76,13 +77,32 @@ def wants_json(request: HttpRequest) -> bool:
     return ("application/json" in accept or "+json" in accept) and "text/html" not in accept
 
 
+def login_url(request: HttpRequest) -> str:
+    """``LOGIN_URL?next=…`` for a JSON client: back to the page that made the call (its
+    ``Referer``, only when it is on this host), else to the requested URL itself."""
+    from django.contrib.auth.views import redirect_to_login
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.get_full_path()
+    referer = request.headers.get("referer", "")
+    if url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        page = urlsplit(referer)._replace(scheme="", netloc="", fragment="").geturl()
+        if page.startswith("/") and not page.startswith("//"):
+            target = page
+    return redirect_to_login(target).url
+
+
 def expired_response(request: HttpRequest, reason: str, message: str) -> JsonResponse:
     """The ``401`` a JSON client gets after an automatic logout (also used by the endpoints)."""
-    from django.contrib.auth.views import redirect_to_login
-
-    login_url = redirect_to_login(request.get_full_path()).url
     return JsonResponse(
-        {"detail": "session expired", "reason": reason, "message": message, "login_url": login_url},
+        {
+            "detail": "session expired",
+            "reason": reason,
+            "message": message,
+            "login_url": login_url(request),
+        },
         status=401,
     )
 
