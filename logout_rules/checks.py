@@ -170,11 +170,29 @@ CHECKS: dict[str, tuple[type[CheckMessage], str, str]] = {
 }
 
 
+_PLACEHOLDER = re.compile(r"\{(\w+)(!r)?\}")
+
+
+def _fill(text: str, values: dict[str, Any]) -> str:
+    """Fill ``{name}`` / ``{name!r}`` placeholders; other braces (template examples) stay."""
+
+    def replace(match: re.Match[str]) -> str:
+        name, as_repr = match.group(1), match.group(2)
+        if name not in values:
+            return match.group(0)
+        return repr(values[name]) if as_repr else str(values[name])
+
+    return _PLACEHOLDER.sub(replace, text)
+
+
 def message(check_id: str, obj: Any = None, **values: Any) -> CheckMessage:
     """Build the check message for ``check_id`` (placeholders filled from ``values``)."""
     level, text, hint = CHECKS[check_id]
     build: Any = level
-    return build(text.format(**values), hint=hint.format(**values), obj=obj, id=check_id)  # type: ignore[no-any-return]
+    result: CheckMessage = build(
+        _fill(text, values), hint=_fill(hint, values), obj=obj, id=check_id
+    )
+    return result
 
 
 # --- helpers -----------------------------------------------------------------------------------

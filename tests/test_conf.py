@@ -1,0 +1,72 @@
+"""Settings are read at call time: overrides always apply."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from logout_rules.conf import conf, duration_seconds, parse_auto_logout
+from logout_rules.policy import Rule
+
+
+def test_auto_logout_is_read_live(settings):
+    settings.AUTO_LOGOUT = {"IDLE_TIME": 5}
+    assert conf.settings_rule.idle_time == 5
+    settings.AUTO_LOGOUT = {"IDLE_TIME": timedelta(minutes=1), "MESSAGE": "m"}
+    assert conf.settings_rule == Rule(idle_time=60, message="m")
+    del settings.AUTO_LOGOUT
+    assert conf.settings_rule == Rule()
+
+
+def test_in_place_mutation_is_seen(settings):
+    settings.AUTO_LOGOUT = {"IDLE_TIME": 5}
+    assert conf.settings_rule.idle_time == 5
+    settings.AUTO_LOGOUT["IDLE_TIME"] = 6
+    assert conf.settings_rule.idle_time == 6
+
+
+def test_invalid_values_are_ignored_not_raised():
+    rule = parse_auto_logout(
+        {"IDLE_TIME": "600", "SESSION_TIME": -1, "MESSAGE": 3, "REDIRECT_TO_LOGIN_IMMEDIATELY": 1}
+    )
+    assert rule == Rule()
+    assert parse_auto_logout(["IDLE_TIME"]) == Rule()
+
+
+def test_duration_seconds():
+    assert duration_seconds(90) == 90.0
+    assert duration_seconds(timedelta(minutes=2)) == 120.0
+    assert duration_seconds(1.5) == 1.5
+    for bad in (0, -1, True, "5", None, float("nan"), timedelta(days=4000)):
+        assert duration_seconds(bad) is None
+
+
+def test_app_settings_defaults_and_overrides(settings):
+    assert conf.CACHE_ALIAS == "default"
+    assert conf.CACHE_TIMEOUT == 3600
+    assert conf.CACHE_PREFIX == "logout_rules"
+    assert conf.ACTIVITY_RESOLUTION is None
+    settings.LOGOUT_RULES_CACHE_ALIAS = "other"
+    settings.LOGOUT_RULES_CACHE_TIMEOUT = 10
+    settings.LOGOUT_RULES_CACHE_PREFIX = "p"
+    settings.LOGOUT_RULES_ACTIVITY_RESOLUTION = timedelta(seconds=3)
+    assert (conf.CACHE_ALIAS, conf.CACHE_TIMEOUT, conf.CACHE_PREFIX) == ("other", 10, "p")
+    assert conf.ACTIVITY_RESOLUTION == 3.0
+    settings.LOGOUT_RULES_CACHE_TIMEOUT = "bad"
+    settings.LOGOUT_RULES_ACTIVITY_RESOLUTION = -4
+    settings.LOGOUT_RULES_CACHE_ALIAS = 5
+    settings.LOGOUT_RULES_CACHE_PREFIX = ""
+    assert (conf.CACHE_ALIAS, conf.CACHE_TIMEOUT, conf.CACHE_PREFIX) == (
+        "default",
+        3600,
+        "logout_rules",
+    )
+    assert conf.ACTIVITY_RESOLUTION is None
+
+
+def test_passive_urls(settings):
+    settings.LOGOUT_RULES_PASSIVE_URLS = ["health", "^/api/", "/poll/", "", 5, "^("]
+    patterns = conf.PASSIVE_URLS
+    assert patterns.names == frozenset({"health"})
+    assert [regex.pattern for regex in patterns.regexes] == ["^/api/", "/poll/"]
+    settings.LOGOUT_RULES_PASSIVE_URLS = "health"
+    assert conf.PASSIVE_URLS.names == frozenset()

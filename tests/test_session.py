@@ -1,0 +1,67 @@
+"""Reading and writing our session keys."""
+
+from __future__ import annotations
+
+from logout_rules import session as s
+
+NOW = 1_000_000.0
+
+
+def test_read_times_of_a_normal_session():
+    store = {s.LOGIN_KEY: NOW - 100, s.ACTIVITY_KEY: NOW - 10}
+    assert s.read_times(store, NOW, lambda: None) == s.Times(NOW - 100, NOW - 10)
+
+
+def test_activity_never_before_login():
+    store = {s.LOGIN_KEY: NOW - 100, s.ACTIVITY_KEY: NOW - 500}
+    assert s.read_times(store, NOW, lambda: None).activity_at == NOW - 100
+
+
+def test_missing_activity_starts_now():
+    times = s.read_times({s.LOGIN_KEY: NOW - 100}, NOW, lambda: None)
+    assert times == s.Times(NOW - 100, NOW, adopted=True)
+
+
+def test_legacy_session_uses_last_login_and_now():
+    times = s.read_times({}, NOW, lambda: NOW - 50)
+    assert times == s.Times(NOW - 50, NOW, adopted=True)
+    assert s.read_times({}, NOW, lambda: None) == s.Times(NOW, NOW, adopted=True)
+    assert s.read_times({}, NOW, lambda: NOW + 50).login_at == NOW
+
+
+def test_legacy_django_auto_logout_activity():
+    from datetime import datetime, timezone
+
+    iso = datetime.fromtimestamp(NOW - 20, tz=timezone.utc).isoformat()
+    times = s.read_times({s.LEGACY_ACTIVITY_KEY: iso}, NOW, lambda: NOW - 30)
+    assert times == s.Times(NOW - 30, NOW - 20, adopted=True)
+    for bad in ("garbage", "2020-01-01T00:00:00", 5):
+        assert s.read_times({s.LEGACY_ACTIVITY_KEY: bad}, NOW, lambda: None).activity_at == NOW
+
+
+def test_garbage_values():
+    for bad in ("x", True, -1, NOW + 10_000, float("inf"), [1]):
+        assert s.read_times({s.LOGIN_KEY: bad}, NOW, lambda: None).garbage
+        assert s.read_times({s.LOGIN_KEY: NOW, s.ACTIVITY_KEY: bad}, NOW, lambda: None).garbage
+
+
+def test_small_clock_skew_is_tolerated():
+    times = s.read_times({s.LOGIN_KEY: NOW + 5, s.ACTIVITY_KEY: NOW + 5}, NOW, lambda: None)
+    assert not times.garbage
+
+
+def test_record_activity_never_moves_backwards():
+    store: dict[str, object] = {s.ACTIVITY_KEY: NOW}
+    s.record_activity(store, NOW - 5)
+    assert store[s.ACTIVITY_KEY] == NOW
+    s.record_activity(store, NOW + 5)
+    assert store[s.ACTIVITY_KEY] == NOW + 5
+
+
+def test_record_login_and_adopt_drop_the_legacy_key():
+    store: dict[str, object] = {s.LEGACY_ACTIVITY_KEY: "x"}
+    s.record_login(store, NOW)
+    assert store == {s.LOGIN_KEY: NOW, s.ACTIVITY_KEY: NOW}
+    store = {s.LEGACY_ACTIVITY_KEY: "x"}
+    s.adopt(store, s.Times(NOW - 1, NOW))
+    assert store == {s.LOGIN_KEY: NOW - 1, s.ACTIVITY_KEY: NOW}
