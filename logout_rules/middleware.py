@@ -127,7 +127,7 @@ def log_out(request: HttpRequest, effective: policy.Policy, reason: str) -> Http
         if effective.message:
             messages.info(request, effective.message, fail_silently=True)
         auto_logout.send(
-            sender=type(user), user=user, request=request, reason=reason, policy=effective
+            sender=user.__class__, user=user, request=request, reason=reason, policy=effective
         )
     if wants_json(request):
         return expired_response(request, reason, effective.message)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import factory
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 
 from logout_rules.models import GlobalLogoutRule, GroupLogoutRule, UserLogoutRule
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
@@ -25,7 +25,7 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.groups.add(*extracted)
 
 
-class GroupFactory(factory.django.DjangoModelFactory):
+class GroupFactory(factory.django.DjangoModelFactory[Group]):
     class Meta:
         model = Group
         django_get_or_create = ("name",)
@@ -33,7 +33,7 @@ class GroupFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"group{n}")
 
 
-class GroupLogoutRuleFactory(factory.django.DjangoModelFactory):
+class GroupLogoutRuleFactory(factory.django.DjangoModelFactory[GroupLogoutRule]):
     class Meta:
         model = GroupLogoutRule
 
@@ -41,7 +41,7 @@ class GroupLogoutRuleFactory(factory.django.DjangoModelFactory):
     priority = 100
 
 
-class UserLogoutRuleFactory(factory.django.DjangoModelFactory):
+class UserLogoutRuleFactory(factory.django.DjangoModelFactory[UserLogoutRule]):
     class Meta:
         model = UserLogoutRule
 

@@ -99,10 +99,15 @@ def test_rolled_back_change_leaves_the_cache_alone(calls):
     assert idle(user) == 100
     before = (global_token(), user_token(user))
     calls.clear()
-    with pytest.raises(RuntimeError), transaction.atomic():
-        rule.idle_time = timedelta(seconds=5)
-        rule.save()
-        raise RuntimeError("roll back")
+
+    def change_then_fail() -> None:
+        with transaction.atomic():
+            rule.idle_time = timedelta(seconds=5)
+            rule.save()
+            raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError):
+        change_then_fail()
     assert calls == []
     assert (global_token(), user_token(user)) == before
     assert idle(user) == 100
@@ -124,9 +129,14 @@ def test_savepoint_rollback_keeps_the_outer_changes(calls):
     calls.clear()
     with transaction.atomic():
         UserLogoutRuleFactory(user=first, idle_time=timedelta(seconds=30))
-        with pytest.raises(RuntimeError), transaction.atomic():
-            UserLogoutRuleFactory(user=second, idle_time=timedelta(seconds=30))
-            raise RuntimeError("inner rollback")
+
+        def inner_change_then_fail() -> None:
+            with transaction.atomic():
+                UserLogoutRuleFactory(user=second, idle_time=timedelta(seconds=30))
+                raise RuntimeError("inner rollback")
+
+        with pytest.raises(RuntimeError):
+            inner_change_then_fail()
         UserLogoutRule.objects.filter(user=first).update(idle_time=timedelta(seconds=40))
     assert len(calls) == 1
     assert idle(first) == 40
@@ -150,15 +160,16 @@ def test_user_rule_change_invalidates_only_that_user(calls):
 @pytest.mark.parametrize(
     "change",
     [
-        "user.groups.add(group)",
-        "group.user_set.add(user)",
+        lambda user, group: user.groups.add(group),
+        lambda user, group: group.user_set.add(user),
     ],
+    ids=["user.groups.add", "group.user_set.add"],
 )
-def test_membership_added(change, calls):
+def test_membership_added(change):
     user = UserFactory()
     group = GroupLogoutRuleFactory(idle_time=timedelta(seconds=15)).group
     assert idle(user) is None
-    exec(change)
+    change(user, group)
     assert idle(user) == 15
 
 
@@ -166,11 +177,18 @@ def test_membership_added(change, calls):
 @pytest.mark.parametrize(
     "change",
     [
-        "user.groups.remove(group)",
-        "user.groups.clear()",
-        "group.user_set.remove(user)",
-        "group.user_set.clear()",
-        "user.groups.set([])",
+        lambda user, group: user.groups.remove(group),
+        lambda user, group: user.groups.clear(),
+        lambda user, group: user.groups.set([]),
+        lambda user, group: group.user_set.remove(user),
+        lambda user, group: group.user_set.clear(),
+    ],
+    ids=[
+        "user.groups.remove",
+        "user.groups.clear",
+        "user.groups.set",
+        "group.user_set.remove",
+        "group.user_set.clear",
     ],
 )
 def test_membership_removed(change):
@@ -178,7 +196,7 @@ def test_membership_removed(change):
     group = GroupLogoutRuleFactory(idle_time=timedelta(seconds=15)).group
     user.groups.add(group)
     assert idle(user) == 15
-    exec(change)
+    change(user, group)
     assert idle(user) is None
 
 
@@ -186,17 +204,18 @@ def test_membership_removed(change):
 @pytest.mark.parametrize(
     "delete",
     [
-        "GroupLogoutRule.objects.all().delete()",
-        "group.delete()",
-        "GroupLogoutRule.objects.get(group=group).delete()",
+        lambda group: GroupLogoutRule.objects.all().delete(),
+        lambda group: group.delete(),
+        lambda group: GroupLogoutRule.objects.get(group=group).delete(),
     ],
+    ids=["queryset-delete", "group-cascade", "instance-delete"],
 )
 def test_group_rule_deletes_including_cascades(delete):
     user = UserFactory()
     group = GroupLogoutRuleFactory(idle_time=timedelta(seconds=15)).group
     user.groups.add(group)
     assert idle(user) == 15
-    exec(delete, {"GroupLogoutRule": GroupLogoutRule, "group": group})
+    delete(group)
     assert idle(user) is None
 
 

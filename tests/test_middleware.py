@@ -10,8 +10,9 @@ from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.signals import user_logged_out
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
-from django.db import connection
 from django.core.cache import caches
+from django.db import connection
+from django.http import HttpResponse
 from django.test import AsyncClient, Client
 from django.test.utils import CaptureQueriesContext
 
@@ -77,8 +78,10 @@ def get(request, logged_in, async_client):
 
 def private_path(get) -> str:
     """The async stack uses an async view."""
-    return "/private-async/" if isinstance(getattr(get, "__self__", None), AsyncRunner) else (
-        "/private/"
+    return (
+        "/private-async/"
+        if isinstance(getattr(get, "__self__", None), AsyncRunner)
+        else ("/private/")
     )
 
 
@@ -237,6 +240,7 @@ def test_signals_on_automatic_logout(logged_in, clock, user):
         user_logged_out.disconnect(on_logged_out)
     assert [name for name, _, _ in received] == ["user_logged_out", "auto_logout"]
     _, sender, kwargs = received[1]
+    assert sender is type(user)
     assert kwargs["user"] == user
     assert kwargs["reason"] == "idle"
     assert kwargs["policy"].idle_time == 60
@@ -623,4 +627,4 @@ def test_middleware_is_sync_and_async_capable():
     from asgiref.sync import iscoroutinefunction
 
     assert iscoroutinefunction(AutoLogoutMiddleware(get_response))
-    assert not iscoroutinefunction(AutoLogoutMiddleware(lambda request: None))
+    assert not iscoroutinefunction(AutoLogoutMiddleware(lambda request: HttpResponse()))
