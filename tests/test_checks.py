@@ -48,7 +48,7 @@ def test_middleware_checks(settings, middleware, auto_logout, expected):
     assert ids(checks.check_middleware()) == expected
 
 
-class SubclassedMiddleware(checks.import_string(OURS)):  # type: ignore[misc]
+class SubclassedMiddleware(checks.import_string(OURS)):
     pass
 
 

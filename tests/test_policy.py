@@ -32,7 +32,7 @@ NO_SETTINGS = Rule()
 
 
 def group(name: str, priority: int, **values: object) -> GroupRule:
-    return GroupRule(name, priority, Rule(**values))  # type: ignore[arg-type]
+    return GroupRule(name, priority, Rule(**values))
 
 
 def test_issue_example_staff_beats_everyone_and_user_rule_keeps_group_idle():
