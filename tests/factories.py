@@ -48,10 +48,21 @@ class UserLogoutRuleFactory(factory.django.DjangoModelFactory[UserLogoutRule]):
     user = factory.SubFactory(UserFactory)
 
 
+class GlobalLogoutRuleFactory(factory.django.DjangoModelFactory[GlobalLogoutRule]):
+    """The singleton: "creating" it sets the values of the one row (made by the migration)."""
+
+    class Meta:
+        model = GlobalLogoutRule
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        rule, _ = model_class.objects.get_or_create(pk=model_class.singleton_instance_id)
+        for name, value in kwargs.items():
+            setattr(rule, name, value)
+        rule.save()
+        return rule
+
+
 def global_rule(**values) -> GlobalLogoutRule:
-    """Set the singleton's values (the row exists from the data migration)."""
-    rule, _ = GlobalLogoutRule.objects.get_or_create(pk=GlobalLogoutRule.singleton_instance_id)
-    for name, value in values.items():
-        setattr(rule, name, value)
-    rule.save()
-    return rule
+    """Set the singleton's values."""
+    return GlobalLogoutRuleFactory(**values)
