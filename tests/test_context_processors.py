@@ -43,7 +43,8 @@ def test_redirect_script_tag(logged_in, clock, settings):
     content = render_page(logged_in).content.decode()
     assert (
         '<script src="/static/logout_rules/logout_rules.js" defer data-logout-rules '
-        'data-idle-end="600"></script>'
+        'data-idle-end="600" data-status-url="/logout-rules/status/" '
+        'data-extend-url="/logout-rules/extend/"></script>'
     ) in content
     assert "<script>" not in content  # nothing inline
 

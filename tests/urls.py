@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -17,4 +17,5 @@ urlpatterns = [
     path("poll/", views.poll, name="poll"),
     path("bare/", views.bare, name="bare"),
     path("do-logout/", views.do_logout, name="do_logout"),
+    path("logout-rules/", include("logout_rules.urls")),
 ]
