@@ -167,6 +167,11 @@ CHECKS: dict[str, tuple[type[CheckMessage], str, str]] = {
         "LOGOUT_RULES_PASSIVE_URLS has an invalid regular expression {value!r}: {error}.",
         "Fix the pattern.",
     ),
+    "logout_rules.E040": (
+        Error,
+        "LOGOUT_RULES_IMPORT_MAX_BYTES must be a positive int (bytes): {value!r}.",
+        "For example: LOGOUT_RULES_IMPORT_MAX_BYTES = 10 * 1024 * 1024.",
+    ),
 }
 
 
@@ -339,6 +344,10 @@ def check_app_settings(**kwargs: Any) -> list[CheckMessage]:
             errors.append(message("logout_rules.E032", value=value))
     if hasattr(settings, "LOGOUT_RULES_PASSIVE_URLS"):
         errors.extend(_check_passive(_setting("LOGOUT_RULES_PASSIVE_URLS")))
+    if hasattr(settings, "LOGOUT_RULES_IMPORT_MAX_BYTES"):
+        value = _setting("LOGOUT_RULES_IMPORT_MAX_BYTES")
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            errors.append(message("logout_rules.E040", value=value))
     return errors
 
 

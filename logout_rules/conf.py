@@ -39,6 +39,8 @@ MAX_MESSAGE_LENGTH = 1000
 DEFAULT_CACHE_ALIAS = "default"
 DEFAULT_CACHE_TIMEOUT = 3600
 DEFAULT_CACHE_PREFIX = "logout_rules"
+#: The largest rule-set file an import reads (admin upload or ``logout_rules import``): 10 MiB.
+DEFAULT_IMPORT_MAX_BYTES = 10 * 1024 * 1024
 
 
 def duration_seconds(value: object) -> float | None:
@@ -126,6 +128,14 @@ class Settings:
     def CACHE_PREFIX(self) -> str:
         value = getattr(settings, "LOGOUT_RULES_CACHE_PREFIX", DEFAULT_CACHE_PREFIX)
         return value if isinstance(value, str) and value else DEFAULT_CACHE_PREFIX
+
+    @property
+    def IMPORT_MAX_BYTES(self) -> int:
+        """The largest file a rule import accepts, in bytes."""
+        value = getattr(settings, "LOGOUT_RULES_IMPORT_MAX_BYTES", DEFAULT_IMPORT_MAX_BYTES)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            return DEFAULT_IMPORT_MAX_BYTES
+        return value
 
     @property
     def ACTIVITY_RESOLUTION(self) -> float | None:

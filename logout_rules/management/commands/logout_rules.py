@@ -1,15 +1,21 @@
 """``manage.py logout_rules <subcommand>``.
 
 * ``explain <username>``: each effective field, its value and where it came from.
+* ``export [--format json|yaml|csv] [-o PATH]``: the whole policy as a rule set (``rulesets.py``).
+* ``import PATH [--dry-run] [--prune] [--user USERNAME]``: apply a rule set, all or nothing.
+  Exit status: 0 applied (or, with ``--dry-run``, nothing would change); 1 with ``--dry-run`` when
+  something would change (drift); 2 on any error (nothing written).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ... import rulesets
 from ...resolver import explain
 
 
@@ -24,6 +30,48 @@ class Command(BaseCommand):
             "explain", help="Show a user's effective policy and where each value comes from."
         )
         explain_parser.add_argument("username", help="The user's USERNAME_FIELD value.")
+        export_parser = subcommands.add_parser(
+            "export", help="Write the global, group and user rules as one rule set."
+        )
+        export_parser.add_argument(
+            "--format", choices=rulesets.FORMATS, default="json", help="Default: json."
+        )
+        export_parser.add_argument(
+            "-o",
+            "--output",
+            type=Path,
+            help="The file to write (default: standard output). For csv: a directory, which "
+            "receives global.csv, groups.csv and users.csv.",
+        )
+        import_parser = subcommands.add_parser(
+            "import",
+            help="Apply a rule set, all or nothing. Exit status: 0 done / no drift, "
+            "1 drift (--dry-run), 2 error.",
+        )
+        import_parser.add_argument(
+            "path",
+            type=Path,
+            help="A .json or .yaml/.yml file, a directory of CSV files, or one scope's "
+            "CSV file (global.csv, groups.csv, users.csv).",
+        )
+        import_parser.add_argument(
+            "--format", choices=rulesets.FORMATS, help="Default: from the file name."
+        )
+        import_parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Print the changes without writing them; exit 1 if there are any.",
+        )
+        import_parser.add_argument(
+            "--prune",
+            action="store_true",
+            help="Also delete the group/user rules the file does not mention (a full sync).",
+        )
+        import_parser.add_argument(
+            "--user",
+            help="The account the admin history is recorded under (default: the account "
+            "named like your OS login).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         handler = getattr(self, f"handle_{options['subcommand']}")
@@ -40,6 +88,46 @@ class Command(BaseCommand):
         width = max(len(row.field) for row in rows)
         for row in rows:
             self.stdout.write(f"  {row.field.ljust(width)}  {row.display}  [{row.source}]")
+
+    def handle_export(self, format: str, output: Path | None, **options: Any) -> None:
+        try:
+            text = rulesets.write_export(format, output)
+        except rulesets.RuleSetError as exc:
+            raise CommandError(str(exc), returncode=2) from exc
+        except OSError as exc:
+            raise CommandError(f"Cannot write {output}: {exc}", returncode=2) from exc
+        if text is not None:
+            self.stdout.write(text, ending="")
+
+    def handle_import(
+        self,
+        path: Path,
+        format: str | None,
+        dry_run: bool,
+        prune: bool,
+        user: str | None,
+        **options: Any,
+    ) -> None:
+        try:
+            ruleset = rulesets.read(path, format)
+            report = rulesets.apply(
+                ruleset,
+                dry_run=dry_run,
+                prune=prune,
+                account=lambda: rulesets.history_account(user),
+            )
+        except rulesets.RuleSetError as exc:
+            for problem in exc.problems:
+                self.stderr.write(str(problem))
+            raise CommandError(
+                f"{path.name or path} was not applied: nothing was written.", returncode=2
+            ) from exc
+        except OSError as exc:
+            raise CommandError(f"Cannot read {path}: {exc}", returncode=2) from exc
+        for line in report.lines():
+            self.stdout.write(line)
+        if dry_run and report.changed:
+            raise SystemExit(1)
 
 
 def _SubParser(command: BaseCommand) -> Any:

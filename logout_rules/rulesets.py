@@ -1,0 +1,536 @@
+"""Rule sets: the whole policy (global, group and user rules) as one reviewable file.
+
+Used by ``manage.py logout_rules export/import``; the rows are read and written by the Resources
+in ``resources.py`` (the same ones the admin uses), so a file means the same thing everywhere.
+
+Formats:
+
+* JSON and YAML: one document ``{"version": 1, "global": {...}, "groups": [...], "users": [...]}``;
+* CSV: one file per scope in a directory, ``global.csv``, ``groups.csv`` and ``users.csv``.
+
+Applying a rule set is all-or-nothing: every scope is imported in one transaction, and a single
+bad row (or a bad file) rolls everything back and reports every problem with its scope and row
+number. The policy cache is invalidated by the model signals, once, after the commit; a dry run
+rolls back, so it neither writes nor invalidates anything.
+
+A scope the file leaves out is left alone; ``prune`` deletes the group/user rules whose subject a
+scope present in the file does not mention.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tablib
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.db import models, router, transaction
+from import_export.results import Result, RowResult
+
+from .conf import conf
+from .models import GroupLogoutRule
+from .resources import (
+    GlobalRuleResource,
+    GroupRuleResource,
+    RuleResource,
+    UserRuleResource,
+    records_to_dataset,
+)
+
+VERSION = 1
+SCOPES = ("global", "groups", "users")
+FORMATS = ("json", "yaml", "csv")
+RESOURCES: dict[str, type[RuleResource]] = {
+    "global": GlobalRuleResource,
+    "groups": GroupRuleResource,
+    "users": UserRuleResource,
+}
+#: CSV: the file of each scope, inside the directory given to ``export -o`` / ``import``.
+CSV_FILES = {scope: f"{scope}.csv" for scope in SCOPES}
+_SUFFIXES = {".json": "json", ".yaml": "yaml", ".yml": "yaml", ".csv": "csv"}
+_CSV_SCOPE = re.compile(r"(?:^|[._-])(global|groups|users)$")
+_CHUNK = 500
+
+
+# --- results ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One reason a rule set cannot be applied: where (scope, row) and why."""
+
+    message: str
+    scope: str = ""
+    row: int | None = None
+
+    def __str__(self) -> str:
+        where = self.scope + (f", row {self.row}" if self.row is not None else "")
+        return f"{where}: {self.message}" if where else self.message
+
+
+class RuleSetError(Exception):
+    """The file cannot be applied; nothing was written. ``problems`` lists every reason."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A rule that is (or would be) created, changed or deleted."""
+
+    scope: str
+    subject: str
+    kind: str  # RowResult.IMPORT_TYPE_NEW / _UPDATE / _DELETE
+    fields: tuple[tuple[str, str, str], ...] = ()
+    pruned: bool = False
+
+    def describe(self) -> str:
+        if self.kind == RowResult.IMPORT_TYPE_DELETE:
+            why = " (not in the file)" if self.pruned else ""
+            return f"- {self.subject}: delete{why}"
+        if self.kind == RowResult.IMPORT_TYPE_NEW:
+            values = ", ".join(f"{name} {new}" for name, _, new in self.fields)
+            return f"+ {self.subject}: new" + (f" ({values})" if values else "")
+        values = "; ".join(f"{name} {old} -> {new}" for name, old, new in self.fields)
+        return f"~ {self.subject}: {values}"
+
+
+@dataclass(slots=True)
+class Report:
+    """What applying a rule set did (or, for a dry run, would do)."""
+
+    source: str
+    dry_run: bool
+    changes: list[Change] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+    def count(self, kind: str) -> int:
+        return sum(1 for change in self.changes if change.kind == kind)
+
+    def lines(self) -> list[str]:
+        lines = [change.describe() for change in self.changes]
+        if not self.changes:
+            lines.append(
+                f"No changes: the database matches {self.source} "
+                f"({self.unchanged} rules unchanged)."
+            )
+            return lines
+        summary = (
+            f"{len(self.changes)} changes: {self.count(RowResult.IMPORT_TYPE_NEW)} new, "
+            f"{self.count(RowResult.IMPORT_TYPE_UPDATE)} updated, "
+            f"{self.count(RowResult.IMPORT_TYPE_DELETE)} deleted; {self.unchanged} unchanged."
+        )
+        lines.append(summary)
+        lines.append("Dry run: nothing was written." if self.dry_run else f"Applied {self.source}.")
+        return lines
+
+
+# --- export -------------------------------------------------------------------------------------
+
+
+def export_document() -> dict[str, Any]:
+    """The whole policy as plain data (the JSON/YAML document)."""
+    return {
+        "version": VERSION,
+        "global": GlobalRuleResource().export_one(),
+        "groups": GroupRuleResource().export().dict,
+        "users": UserRuleResource().export().dict,
+    }
+
+
+def export_text(fmt: str) -> str:
+    """The whole policy as one JSON or YAML document."""
+    document = export_document()
+    if fmt == "json":
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "yaml":
+        import yaml
+
+        text: str = yaml.safe_dump(
+            document, sort_keys=False, allow_unicode=True, default_flow_style=False
+        )
+        return text
+    raise ValueError(f"{fmt!r} is a one-file format: use json or yaml.")
+
+
+def export_csv() -> dict[str, str]:
+    """The whole policy as one CSV text per scope, keyed by file name (``CSV_FILES``)."""
+    global_resource = GlobalRuleResource()
+    global_row = global_resource.export_one()
+    global_set = tablib.Dataset(headers=list(global_row))
+    global_set.append(list(global_row.values()))
+    datasets = {
+        "global": global_set,
+        "groups": GroupRuleResource().export(),
+        "users": UserRuleResource().export(),
+    }
+    return {CSV_FILES[scope]: datasets[scope].export("csv") for scope in SCOPES}
+
+
+def write_export(fmt: str, output: Path | None) -> str | None:
+    """Write an export to ``output`` (a file; a directory for CSV). Without ``output``, return
+    the document (JSON/YAML only)."""
+    if fmt == "csv":
+        if output is None:
+            raise RuleSetError([Problem("CSV is one file per scope: pass -o DIRECTORY.")])
+        output.mkdir(parents=True, exist_ok=True)
+        for name, text in export_csv().items():
+            (output / name).write_text(text, encoding="utf-8", newline="")
+        return None
+    text = export_text(fmt)
+    if output is None:
+        return text
+    output.write_text(text, encoding="utf-8")
+    return None
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class RuleSet:
+    """A parsed file: one dataset per scope the file contains."""
+
+    source: str
+    datasets: dict[str, tablib.Dataset]
+
+
+def guess_format(path: Path) -> str | None:
+    if path.is_dir():
+        return "csv"
+    return _SUFFIXES.get(path.suffix.lower())
+
+
+def read(path: Path, fmt: str | None = None) -> RuleSet:
+    """Read a rule set (a JSON/YAML file, a CSV directory or one scope's CSV file)."""
+    fmt = fmt or guess_format(path)
+    if fmt is None:
+        raise RuleSetError(
+            [Problem(f"Cannot tell the format of {path.name}: use --format json, yaml or csv.")]
+        )
+    if fmt not in FORMATS:
+        raise RuleSetError([Problem(f"Unknown format {fmt!r}: use json, yaml or csv.")])
+    if not path.exists():
+        raise RuleSetError([Problem(f"{path} does not exist.")])
+    if fmt == "csv":
+        return _read_csv(path)
+    if path.is_dir():
+        raise RuleSetError([Problem(f"{path} is a directory, not a {fmt.upper()} file.")])
+    text = _read_text(path, fmt)
+    if fmt == "json":
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RuleSetError([Problem(f"{path.name} is not valid JSON: {exc}.")]) from None
+    else:
+        import yaml
+
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            detail = " ".join(str(exc).split())
+            raise RuleSetError([Problem(f"{path.name} is not valid YAML: {detail}.")]) from None
+    return parse_document(document, path.name)
+
+
+def _read_text(path: Path, fmt: str) -> str:
+    limit = conf.IMPORT_MAX_BYTES
+    size = path.stat().st_size
+    if size > limit:
+        raise RuleSetError(
+            [
+                Problem(
+                    f"{path.name} is {size} bytes, more than the limit of {limit} bytes "
+                    "(LOGOUT_RULES_IMPORT_MAX_BYTES)."
+                )
+            ]
+        )
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise RuleSetError(
+            [Problem(f"{path.name} is not UTF-8 text, so not a {fmt.upper()} file.")]
+        ) from None
+    if not text.strip():
+        raise RuleSetError([Problem(f"{path.name} is empty.")])
+    return text
+
+
+def parse_document(document: object, source: str) -> RuleSet:
+    """A JSON/YAML document → the datasets of the scopes it contains."""
+    expected = ", ".join(("version", *SCOPES))
+    if not isinstance(document, Mapping):
+        raise RuleSetError(
+            [Problem(f"{source} is not a rule set: expected an object with the keys {expected}.")]
+        )
+    problems = [
+        Problem(f"Unknown key {key!r}: the keys are {expected}.")
+        for key in document
+        if key not in ("version", *SCOPES)
+    ]
+    if "version" in document and document["version"] != VERSION:
+        problems.append(
+            Problem(f"Unsupported version {document['version']!r}: this is version {VERSION}.")
+        )
+    datasets: dict[str, tablib.Dataset] = {}
+    for scope in SCOPES:
+        if scope not in document:
+            continue
+        rows = document[scope]
+        if scope == "global":
+            if rows is not None and not isinstance(rows, Mapping):
+                problems.append(Problem("The global rule must be one object.", scope))
+                continue
+            rows = [rows or {}]
+        try:
+            datasets[scope] = records_to_dataset(rows, RESOURCES[scope].columns())
+        except ValueError as exc:
+            problems.append(Problem(str(exc), scope))
+            continue
+        problems.extend(_cell_problems(scope, datasets[scope]))
+    if not datasets and not problems:
+        problems.append(
+            Problem(
+                f"{source} has no rules: expected at least one of the keys {', '.join(SCOPES)}."
+            )
+        )
+    if problems:
+        raise RuleSetError(problems)
+    return RuleSet(source, datasets)
+
+
+def _cell_problems(scope: str, dataset: tablib.Dataset) -> list[Problem]:
+    """Values that are not plain (a nested list or object where a value belongs)."""
+    return [
+        Problem(f"{header}: expected a plain value, not {type(cell).__name__}.", scope, number)
+        for number, row in enumerate(dataset, 1)
+        for header, cell in zip(dataset.headers or [], row, strict=False)
+        if isinstance(cell, list | dict)
+    ]
+
+
+def _read_csv(path: Path) -> RuleSet:
+    if path.is_dir():
+        files = {scope: path / name for scope, name in CSV_FILES.items() if (path / name).exists()}
+        if not files:
+            names = ", ".join(CSV_FILES.values())
+            raise RuleSetError([Problem(f"{path} contains none of {names}.")])
+    else:
+        match = _CSV_SCOPE.search(path.stem.lower())
+        if match is None:
+            raise RuleSetError(
+                [
+                    Problem(
+                        f"Cannot tell which rules {path.name} holds: name it global.csv, "
+                        "groups.csv or users.csv (or import the directory)."
+                    )
+                ]
+            )
+        files = {match.group(1): path}
+    datasets: dict[str, tablib.Dataset] = {}
+    problems: list[Problem] = []
+    for scope, file in files.items():
+        try:
+            text = _read_text(file, "csv")
+            dataset = tablib.Dataset().load(text, format="csv")
+        except RuleSetError as exc:
+            problems.extend(exc.problems)
+            continue
+        except Exception as exc:  # the csv module's errors (NUL bytes, …)
+            problems.append(Problem(f"{file.name} is not valid CSV: {exc}.", scope))
+            continue
+        datasets[scope] = dataset
+    if problems:
+        raise RuleSetError(problems)
+    source = path.name if path.is_file() else f"{path.name}/"
+    return RuleSet(source, datasets)
+
+
+# --- applying -----------------------------------------------------------------------------------
+
+
+def problems_of(scope: str, result: Result) -> list[Problem]:
+    """Every problem import-export found, with the row number (1 = the scope's first rule)."""
+    problems = [Problem(str(error.error), scope) for error in result.base_errors]
+    for invalid in result.invalid_rows:
+        for name, messages in invalid.error_dict.items():
+            for message in messages:
+                text = message if name == NON_FIELD_ERRORS else f"{name}: {message}"
+                problems.append(Problem(text, scope, invalid.number))
+    for failed in result.error_rows:
+        problems.extend(Problem(str(error.error), scope, failed.number) for error in failed.errors)
+    return sorted(problems, key=lambda problem: problem.row or 0)
+
+
+def history_account(username: str | None) -> Any:
+    """The account the admin history is recorded under: ``username``, else the OS login name."""
+    user_model = get_user_model()
+    name = username or getpass.getuser()
+    try:
+        return user_model._default_manager.get_by_natural_key(name)
+    except user_model.DoesNotExist:
+        hint = "" if username else " (your OS login name)"
+        raise RuleSetError(
+            [
+                Problem(
+                    f"No account {name!r}{hint} to record the changes in the admin history "
+                    "under: pass --user USERNAME."
+                )
+            ]
+        ) from None
+
+
+@dataclass(slots=True)
+class _Applied:
+    change: Change
+    instance: models.Model
+
+
+def apply(
+    ruleset: RuleSet,
+    *,
+    dry_run: bool = False,
+    prune: bool = False,
+    account: Callable[[], Any] | None = None,
+    via: str = "manage.py logout_rules import",
+) -> Report:
+    """Apply a rule set, all or nothing. Raises ``RuleSetError`` (nothing written) on any problem.
+
+    ``account`` is called when there is something to write, to get the user the admin history
+    entries are recorded under (``history_account``); without it no history is written.
+    """
+    report = Report(ruleset.source, dry_run)
+    applied: list[_Applied] = []
+    using = router.db_for_write(GroupLogoutRule)
+    with transaction.atomic(using=using):
+        results: list[tuple[str, RuleResource, Result]] = []
+        problems: list[Problem] = []
+        for scope in SCOPES:
+            if scope not in ruleset.datasets:
+                continue
+            resource = RESOURCES[scope]()
+            result = resource.import_data(
+                ruleset.datasets[scope],
+                dry_run=dry_run,
+                raise_errors=False,
+                use_transactions=True,
+                rollback_on_validation_errors=True,
+                retain_instance_in_row_result=True,
+            )
+            problems.extend(problems_of(scope, result))
+            results.append((scope, resource, result))
+        if problems:
+            raise RuleSetError(problems)  # leaves the atomic block: everything is rolled back
+        for scope, _resource, result in results:
+            for row in result.rows:
+                if row.import_type == RowResult.IMPORT_TYPE_SKIP:
+                    report.unchanged += 1
+                    continue
+                change = Change(scope, row.subject_label, row.import_type, tuple(row.field_changes))
+                applied.append(_Applied(change, row.instance))
+        if prune:
+            applied.extend(_prune(results, dry_run=dry_run))
+        report.changes = [item.change for item in applied]
+        if dry_run:
+            transaction.set_rollback(True, using=using)
+        elif applied and account is not None:
+            record_history(account(), applied, f"{ruleset.source} ({via})")
+    return report
+
+
+def _prune(results: list[tuple[str, RuleResource, Result]], *, dry_run: bool) -> list[_Applied]:
+    """Delete the group/user rules whose subject the file's scopes do not mention."""
+    pruned: list[_Applied] = []
+    for scope, resource, result in results:
+        if not resource.subject:
+            continue
+        attname = f"{resource.subject}_id"
+        mentioned = {
+            getattr(row.instance, attname) for row in result.rows if row.instance is not None
+        }
+        model = resource._meta.model
+        doomed = [
+            pk
+            for subject_id, pk in model._default_manager.values_list(attname, "pk")
+            if subject_id not in mentioned
+        ]
+        for start in range(0, len(doomed), _CHUNK):
+            chunk = doomed[start : start + _CHUNK]
+            rules = list(
+                model._default_manager.filter(pk__in=chunk).select_related(resource.subject)
+            )
+            for rule in rules:
+                change = Change(
+                    scope, resource.subject_label(rule), RowResult.IMPORT_TYPE_DELETE, pruned=True
+                )
+                pruned.append(_Applied(change, rule))
+            if not dry_run:
+                model._default_manager.filter(pk__in=chunk).delete()
+    return pruned
+
+
+_ACTIONS = {
+    RowResult.IMPORT_TYPE_NEW: ADDITION,
+    RowResult.IMPORT_TYPE_UPDATE: CHANGE,
+    RowResult.IMPORT_TYPE_DELETE: DELETION,
+}
+
+
+def change_message(change: Change, source: str) -> str:
+    """The admin history text: what changed, from which file, old and new values."""
+    if change.kind == RowResult.IMPORT_TYPE_DELETE:
+        why = ": not in the file (--prune)" if change.pruned else ""
+        return f"Deleted by import of {source}{why}."
+    if change.kind == RowResult.IMPORT_TYPE_NEW:
+        values = "; ".join(f"{name} {new}" for name, _, new in change.fields)
+        return f"Added by import of {source}" + (f": {values}." if values else ".")
+    values = "; ".join(f"{name} {old} -> {new}" for name, old, new in change.fields)
+    return f"Changed by import of {source}: {values}."
+
+
+def record_history(user: Any, applied: Iterable[_Applied], source: str) -> None:
+    """One admin ``LogEntry`` per created, changed or deleted rule (bulk-inserted)."""
+    entries = []
+    content_types: dict[type[models.Model], int] = {}
+    for item in applied:
+        model = type(item.instance)
+        if model not in content_types:
+            content_types[model] = ContentType.objects.get_for_model(model).pk
+        entries.append(
+            LogEntry(
+                user_id=user.pk,
+                content_type_id=content_types[model],
+                object_id=str(item.instance.pk),
+                object_repr=str(item.instance)[:200],
+                action_flag=_ACTIONS[item.change.kind],
+                change_message=change_message(item.change, source),
+            )
+        )
+    LogEntry.objects.bulk_create(entries, batch_size=_CHUNK)
+
+
+def record_result_history(user: Any, scope: str, result: Result, source: str) -> None:
+    """Admin history for an import-export ``Result`` (the admin's confirmed import)."""
+    applied = [
+        _Applied(
+            Change(scope, row.subject_label, row.import_type, tuple(row.field_changes)),
+            row.instance,
+        )
+        for row in result.rows
+        if row.import_type in _ACTIONS and row.instance is not None
+    ]
+    record_history(user, applied, source)
