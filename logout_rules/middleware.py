@@ -26,6 +26,8 @@ from .signals import auto_logout
 
 #: The attribute holding this request's ``RequestState`` (read by the context processor).
 STATE_ATTRIBUTE = "_logout_rules_state"
+#: Set on a request whose session this middleware just ended: ``(reason, message)``.
+LOGGED_OUT_ATTRIBUTE = "_logout_rules_logged_out"
 
 
 @dataclass(slots=True)
@@ -121,6 +123,7 @@ def log_out(request: HttpRequest, effective: policy.Policy, reason: str) -> Http
     user = getattr(request, "user", None)
     was_authenticated = bool(getattr(user, "is_authenticated", False))
     auth.logout(request)
+    setattr(request, LOGGED_OUT_ATTRIBUTE, (reason, effective.message))
     if hasattr(request, "_acached_user"):
         request._acached_user = AnonymousUser()
     if was_authenticated:
