@@ -2,8 +2,10 @@
 
 One body of logic serves both the sync (WSGI) and the async (ASGI) stacks: ``check_request`` (the
 request phase, which may touch the session store, the cache and the database) runs as is in sync
-mode and in a single ``sync_to_async`` hop in async mode; ``record_activity`` (the response
-phase) only touches the already-loaded session in memory, so both modes call it directly.
+mode and in a single ``sync_to_async`` hop in async mode. The response phase decides in memory
+(``pending_activity``) whether this response writes anything of ours; only then does
+``record_activity`` read the session store once more (another hop in async mode), so that a
+concurrent request's later activity or logout is never overwritten.
 """
 
 from __future__ import annotations
@@ -149,6 +151,9 @@ def check_request(request: HttpRequest) -> HttpResponseBase | None:
     user_id = session_store.user_id(store)
     if user_id is None:
         return None  # anonymous: never read further, never write
+    if not session_store.usable_user_id(user_id):
+        session_store.forget_user(store)  # garbage: fail closed, without querying it
+        return log_out(request, policy.NO_POLICY, "session")
     now = clock.now()
     effective = resolver.get_policy(user_id)
     if not effective.has_limit:
@@ -179,17 +184,44 @@ def check_request(request: HttpRequest) -> HttpResponseBase | None:
     return None
 
 
-def record_activity(request: HttpRequest) -> None:
-    """The response phase: record activity when due, unless the request was passive."""
+def pending_activity(request: HttpRequest) -> float | None:
+    """The response phase, in memory: the activity time this response's session save should
+    carry, or ``None`` when it writes nothing of ours (the common case: no I/O at all).
+
+    Due activity is recorded unless the request was passive. When the view itself modified the
+    session (so the whole session is about to be saved), the activity this request loaded is
+    written back too, so that ``record_activity`` can keep a newer one stored meanwhile.
+    """
     state = get_state(request)
-    if state is None or not state.activity_due:
-        return
+    if state is None:
+        return None
     store = request.session
     if session_store.user_id(store) != state.user_id:
-        return  # the view logged out (or in as someone else): nothing of ours to record
-    if is_passive(request):
+        return None  # the view logged out (or in as someone else): nothing of ours to record
+    if state.activity_due and not is_passive(request):
+        return state.now
+    if store.modified:
+        return state.activity_at
+    return None
+
+
+def record_activity(request: HttpRequest, at: float) -> None:
+    """The response phase's write, after one fresh read of the session store.
+
+    A slower request of the same session must not undo what a faster one stored meanwhile: if
+    the stored session is gone (a concurrent logout, or an expiry), nothing of ours is written
+    back; if it holds a later activity time, that one is kept. The recorded activity never moves
+    backwards and a logout is never undone by this app's write. (A view that writes the session
+    of a concurrently logged-out user gets Django's ``SessionInterrupted``, a 400, from the db,
+    cache and cached_db session engines, which refuse to save a deleted session.)
+    """
+    state = get_state(request)
+    if state is None:
         return
-    session_store.record_activity(store, state.now)
+    stored = session_store.fresh_activity(request.session, state.user_id)
+    if stored is None:
+        return
+    session_store.record_activity(request.session, max(at, stored))
 
 
 class AutoLogoutMiddleware:
@@ -215,12 +247,16 @@ class AutoLogoutMiddleware:
         response = check_request(request)
         if response is None:
             response = self.get_response(request)  # type: ignore[assignment]
-        record_activity(request)
+        at = pending_activity(request)
+        if at is not None:
+            record_activity(request, at)
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         response = await sync_to_async(check_request, thread_sensitive=True)(request)
         if response is None:
             response = await self.get_response(request)  # type: ignore[misc]
-        record_activity(request)
+        at = pending_activity(request)
+        if at is not None:
+            await sync_to_async(record_activity, thread_sensitive=True)(request, at)
         return response

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth import SESSION_KEY
+from django.contrib.auth import SESSION_KEY, get_user_model
+from django.contrib.sessions.backends.base import SessionBase
+from django.core.exceptions import ValidationError
 
 logger = logging.getLogger("logout_rules")
 
@@ -53,11 +55,56 @@ def user_id(session: Session) -> object:
     return session.get(SESSION_KEY)
 
 
+def usable_user_id(value: object) -> bool:
+    """Whether a stored user id can be a user's: ``django.contrib.auth`` stores the primary key as
+    a string. Anything else is garbage, and the session is logged out (fail closed) before it
+    reaches a query, where it would raise."""
+    if not isinstance(value, str):
+        return False
+    try:
+        get_user_model()._meta.pk.to_python(value)
+    except (ValidationError, ValueError, TypeError, OverflowError):
+        return False
+    return True
+
+
+def forget_user(session: Session) -> None:
+    """Drop an unusable user id (logged), so that ``auth.logout`` can run without reading it."""
+    logger.warning("logout_rules: unusable user id in a session: %r", session.get(SESSION_KEY))
+    session.pop(SESSION_KEY, None)
+
+
+def fresh_activity(session: SessionBase, expected_user_id: object) -> float | None:
+    """The activity time the session store holds for this session *now*: a fresh read, not the
+    copy this request loaded when it started (one read of the session store).
+
+    ``None`` when the stored session is gone or is no longer this user's (a concurrent request
+    logged it out, it expired, or this request's view logged in as someone else); ``-inf`` when
+    it holds no usable activity time.
+    """
+    key = session.session_key
+    if key is None:
+        return None
+    stored = type(session)(session_key=key).load()
+    if stored.get(SESSION_KEY) != expected_user_id:
+        return None
+    value = stored.get(ACTIVITY_KEY)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return -math.inf
+    try:
+        return float(value)
+    except OverflowError:
+        return -math.inf
+
+
 def _timestamp(value: object, now: float) -> float | None:
     """A valid stored timestamp, or ``None`` when it is garbage."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    stamp = float(value)
+    try:
+        stamp = float(value)
+    except OverflowError:  # a JSON integer beyond any float
+        return None
     if not math.isfinite(stamp) or stamp < 0 or stamp > now + FUTURE_TOLERANCE:
         return None
     return stamp
