@@ -30,7 +30,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy logout_rules tests sample_site noxfile.py
+	$(BIN)/mypy logout_rules tests sample_site bench noxfile.py
 
 # The whole suite on PostgreSQL + Redis (tests/settings.py reads these variables); fails at once,
 # with a clear message, when a service cannot be reached.
@@ -48,6 +48,10 @@ matrix: $(STAMP)
 loadtest: $(STAMP)
 	$(PY) -m tests.services.precheck
 	$(PY) bench/loadtest.py
+
+# The side-by-side benchmark (bench/run.py, a couple of minutes; BENCH_ARGS=--quick for a short run).
+bench: $(STAMP)
+	PYTHONPATH=. $(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .nox .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov build *.egg-info $(DEMO_DB)

@@ -1,8 +1,10 @@
 """The only module that reads our settings.
 
 Every value is read from ``django.conf.settings`` when it is asked for, so ``override_settings`` and
-pytest-django's ``settings`` fixture always apply. Values are parsed leniently here (a wrong type is
-ignored and logged, never a 500): ``checks.py`` reports wrong types with an id at startup.
+pytest-django's ``settings`` fixture always apply (the ``LOGOUT_RULES_*`` values the warm path
+reads are parsed once and forgotten on ``setting_changed``). Values are parsed leniently here (a
+wrong type is ignored and logged, never a 500): ``checks.py`` reports wrong types with an id at
+startup.
 
 ``AUTO_LOGOUT`` keeps django-auto-logout's meaning; our own settings are named ``LOGOUT_RULES_*``.
 """
@@ -11,12 +13,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
+from django.core.signals import setting_changed
 
 from .policy import Rule
 
@@ -86,6 +89,51 @@ class PassivePatterns:
     regexes: tuple[re.Pattern[str], ...]
 
 
+T = TypeVar("T")
+_UNSET: Any = object()
+
+
+def _cache_alias(value: object) -> str:
+    return value if isinstance(value, str) else DEFAULT_CACHE_ALIAS
+
+
+def _cache_timeout(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        return DEFAULT_CACHE_TIMEOUT
+    return value
+
+
+def _cache_prefix(value: object) -> str:
+    return value if isinstance(value, str) and value else DEFAULT_CACHE_PREFIX
+
+
+def _activity_resolution(value: object) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, int | float) and value >= 0:
+        return float(value)
+    return None
+
+
+def _passive_urls(raw: object) -> PassivePatterns:
+    names: set[str] = set()
+    regexes: list[re.Pattern[str]] = []
+    if isinstance(raw, Sequence) and not isinstance(raw, str):
+        for item in raw:
+            if not isinstance(item, str) or not item:
+                continue
+            if item[0] in "^/":
+                try:
+                    regexes.append(re.compile(item))
+                except re.error:
+                    continue
+            else:
+                names.add(item)
+    return PassivePatterns(frozenset(names), tuple(regexes))
+
+
 class Settings:
     """Typed, live access to the settings. Use the module-level ``conf`` instance."""
 
@@ -94,8 +142,24 @@ class Settings:
         # It is keyed by an equal copy of the raw value, so a changed setting is seen at once.
         self._auto_logout_key: object = object()
         self._auto_logout_rule = Rule()
-        self._passive_key: object = object()
-        self._passive = PassivePatterns(frozenset(), ())
+        # The parsed LOGOUT_RULES_* values of the warm path, forgotten whenever a setting changes
+        # (``setting_changed``, sent by ``override_settings`` and pytest-django's ``settings``
+        # fixture). Reading an *unset* setting raises and catches an AttributeError inside
+        # ``django.conf`` (about 3 µs): doing that five times per request cost more than all of
+        # the policy work.
+        self._parsed: dict[str, Any] = {}
+
+    def clear(self, **kwargs: Any) -> None:
+        """Forget the parsed values (connected to ``setting_changed``)."""
+        self._parsed.clear()
+
+    def _read(self, name: str, parse: Callable[[object], T]) -> T:
+        try:
+            value: T = self._parsed[name]
+        except KeyError:
+            value = parse(getattr(settings, name, _UNSET))
+            self._parsed[name] = value
+        return value
 
     @property
     def AUTO_LOGOUT(self) -> object:
@@ -114,20 +178,15 @@ class Settings:
 
     @property
     def CACHE_ALIAS(self) -> str:
-        value = getattr(settings, "LOGOUT_RULES_CACHE_ALIAS", DEFAULT_CACHE_ALIAS)
-        return value if isinstance(value, str) else DEFAULT_CACHE_ALIAS
+        return self._read("LOGOUT_RULES_CACHE_ALIAS", _cache_alias)
 
     @property
     def CACHE_TIMEOUT(self) -> int:
-        value = getattr(settings, "LOGOUT_RULES_CACHE_TIMEOUT", DEFAULT_CACHE_TIMEOUT)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            return DEFAULT_CACHE_TIMEOUT
-        return value
+        return self._read("LOGOUT_RULES_CACHE_TIMEOUT", _cache_timeout)
 
     @property
     def CACHE_PREFIX(self) -> str:
-        value = getattr(settings, "LOGOUT_RULES_CACHE_PREFIX", DEFAULT_CACHE_PREFIX)
-        return value if isinstance(value, str) and value else DEFAULT_CACHE_PREFIX
+        return self._read("LOGOUT_RULES_CACHE_PREFIX", _cache_prefix)
 
     @property
     def IMPORT_MAX_BYTES(self) -> int:
@@ -140,37 +199,13 @@ class Settings:
     @property
     def ACTIVITY_RESOLUTION(self) -> float | None:
         """Seconds between activity writes; ``None`` means the default (see ``policy``)."""
-        value = getattr(settings, "LOGOUT_RULES_ACTIVITY_RESOLUTION", None)
-        if value is None or isinstance(value, bool):
-            return None
-        if isinstance(value, timedelta):
-            value = value.total_seconds()
-        if isinstance(value, int | float) and value >= 0:
-            return float(value)
-        return None
+        return self._read("LOGOUT_RULES_ACTIVITY_RESOLUTION", _activity_resolution)
 
     @property
     def PASSIVE_URLS(self) -> PassivePatterns:
         """URL names and path regexes (items starting with ``^`` or ``/``) that are not activity."""
-        raw = getattr(settings, "LOGOUT_RULES_PASSIVE_URLS", ())
-        if raw is self._passive_key:
-            return self._passive
-        names: set[str] = set()
-        regexes: list[re.Pattern[str]] = []
-        if isinstance(raw, Sequence) and not isinstance(raw, str):
-            for item in raw:
-                if not isinstance(item, str) or not item:
-                    continue
-                if item[0] in "^/":
-                    try:
-                        regexes.append(re.compile(item))
-                    except re.error:
-                        continue
-                else:
-                    names.add(item)
-        self._passive = PassivePatterns(frozenset(names), tuple(regexes))
-        self._passive_key = raw
-        return self._passive
+        return self._read("LOGOUT_RULES_PASSIVE_URLS", _passive_urls)
 
 
 conf = Settings()
+setting_changed.connect(conf.clear, dispatch_uid="logout_rules.conf.clear")

@@ -45,12 +45,30 @@ def get_layer(user_id: object) -> policy.Layer:
     if layer is None:
         return found.stale if found.stale is not None else policy.EMPTY_LAYER
     cache.store(user_id, tokens, layer)
-    return layer
+    return cache.intern_layer(layer)
+
+
+#: ``(id(layer), id(settings rule))`` → ``(layer, settings rule, merged policy)``. Layers come
+#: interned from ``cache`` and the settings rule is conf's memo, so a warm request finds its
+#: policy here instead of merging again. Pure memoization of ``policy.merge`` (the objects are
+#: kept in the value, so an id cannot be reused while its entry exists): it cannot go stale.
+_merged: dict[tuple[int, int], tuple[policy.Layer, policy.Rule, policy.Policy]] = {}
+MERGED_MEMO_SIZE = 4096
 
 
 def get_policy(user_id: object) -> policy.Policy:
     """The effective policy for a user id (the settings level merged at call time)."""
-    return policy.merge(get_layer(user_id), conf.settings_rule)
+    layer = get_layer(user_id)
+    settings_rule = conf.settings_rule
+    key = (id(layer), id(settings_rule))
+    hit = _merged.get(key)
+    if hit is not None and hit[0] is layer and hit[1] is settings_rule:
+        return hit[2]
+    effective = policy.merge(layer, settings_rule)
+    if len(_merged) >= MERGED_MEMO_SIZE:
+        _merged.clear()
+    _merged[key] = (layer, settings_rule, effective)
+    return effective
 
 
 @dataclass(frozen=True, slots=True)
