@@ -17,7 +17,14 @@ from django.core import checks
 from django.core.checks import CheckMessage, Error, Warning
 from django.utils.module_loading import import_string
 
-from .conf import AUTO_LOGOUT_KEYS, MAX_DURATION, duration_seconds
+from .conf import (
+    AUTO_LOGOUT_KEYS,
+    MAX_CACHE_PREFIX_LENGTH,
+    MAX_CACHE_TIMEOUT,
+    MAX_DURATION,
+    duration_seconds,
+    usable_cache_prefix,
+)
 
 MIDDLEWARE_PATH = "logout_rules.middleware.AutoLogoutMiddleware"
 CONTEXT_PROCESSOR_PATH = "logout_rules.context_processors.auto_logout_client"
@@ -166,6 +173,18 @@ CHECKS: dict[str, tuple[type[CheckMessage], str, str]] = {
         Error,
         "LOGOUT_RULES_PASSIVE_URLS has an invalid regular expression {value!r}: {error}.",
         "Fix the pattern.",
+    ),
+    "logout_rules.E060": (
+        Error,
+        "LOGOUT_RULES_CACHE_TIMEOUT is longer than ten years ({max} seconds): {value!r}.",
+        "Cache backends refuse such timeouts (every request would load the rules from the "
+        "database). Entries are replaced when rules change, so an hour (3600) is plenty.",
+    ),
+    "logout_rules.E061": (
+        Error,
+        "LOGOUT_RULES_CACHE_PREFIX must be at most {max} characters, without spaces or control "
+        "characters: {value!r}.",
+        "Memcached refuses such keys. For example: LOGOUT_RULES_CACHE_PREFIX = 'site1-rules'.",
     ),
     "logout_rules.E040": (
         Error,
@@ -330,10 +349,14 @@ def check_app_settings(**kwargs: Any) -> list[CheckMessage]:
         value = _setting("LOGOUT_RULES_CACHE_TIMEOUT")
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             errors.append(message("logout_rules.E030", value=value))
+        elif value > MAX_CACHE_TIMEOUT:
+            errors.append(message("logout_rules.E060", value=value, max=MAX_CACHE_TIMEOUT))
     if hasattr(settings, "LOGOUT_RULES_CACHE_PREFIX"):
         value = _setting("LOGOUT_RULES_CACHE_PREFIX")
         if not isinstance(value, str) or not value:
             errors.append(message("logout_rules.E031", value=value))
+        elif not usable_cache_prefix(value):
+            errors.append(message("logout_rules.E061", value=value, max=MAX_CACHE_PREFIX_LENGTH))
     if hasattr(settings, "LOGOUT_RULES_ACTIVITY_RESOLUTION"):
         value = _setting("LOGOUT_RULES_ACTIVITY_RESOLUTION")
         valid = value is None or (isinstance(value, timedelta) and value >= timedelta(0))

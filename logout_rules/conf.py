@@ -12,6 +12,7 @@ startup.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,11 @@ MAX_MESSAGE_LENGTH = 1000
 DEFAULT_CACHE_ALIAS = "default"
 DEFAULT_CACHE_TIMEOUT = 3600
 DEFAULT_CACHE_PREFIX = "logout_rules"
+#: The longest cache timeout accepted (ten years): Redis refuses expiry times past 2**63 ms.
+MAX_CACHE_TIMEOUT = int(MAX_DURATION.total_seconds())
+#: The longest cache prefix accepted: our keys add about 60 characters, and memcached refuses keys
+#: longer than 250 or with spaces or control characters.
+MAX_CACHE_PREFIX_LENGTH = 100
 #: The largest rule-set file an import reads (admin upload or ``logout_rules import``): 10 MiB.
 DEFAULT_IMPORT_MAX_BYTES = 10 * 1024 * 1024
 
@@ -56,7 +62,10 @@ def duration_seconds(value: object) -> float | None:
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int beyond any float
+            return None
     else:
         return None
     if not seconds > 0 or seconds > MAX_DURATION.total_seconds():
@@ -100,11 +109,18 @@ def _cache_alias(value: object) -> str:
 def _cache_timeout(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         return DEFAULT_CACHE_TIMEOUT
-    return value
+    return value if value <= MAX_CACHE_TIMEOUT else DEFAULT_CACHE_TIMEOUT
+
+
+def usable_cache_prefix(value: str) -> bool:
+    """A prefix every cache backend accepts in a key: short, no spaces or control characters."""
+    return len(value) <= MAX_CACHE_PREFIX_LENGTH and all(32 < ord(char) != 127 for char in value)
 
 
 def _cache_prefix(value: object) -> str:
-    return value if isinstance(value, str) and value else DEFAULT_CACHE_PREFIX
+    if isinstance(value, str) and value and usable_cache_prefix(value):
+        return value
+    return DEFAULT_CACHE_PREFIX
 
 
 def _activity_resolution(value: object) -> float | None:
@@ -113,7 +129,10 @@ def _activity_resolution(value: object) -> float | None:
     if isinstance(value, timedelta):
         value = value.total_seconds()
     if isinstance(value, int | float) and value >= 0:
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond any float: longer than any idle limit allows
+            return math.inf
     return None
 
 
