@@ -32,6 +32,7 @@ says (the format classes below switch that setting's own, lossy escaping off).
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
@@ -45,6 +46,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.dateparse import parse_duration
 from import_export import resources, widgets
 from import_export.fields import Field
@@ -52,7 +54,13 @@ from import_export.formats import base_formats
 from import_export.instance_loaders import BaseInstanceLoader
 from import_export.results import RowResult
 
-from .models import GlobalLogoutRule, GroupLogoutRule, UserLogoutRule, validate_duration
+from .models import (
+    GlobalLogoutRule,
+    GroupLogoutRule,
+    LogoutRuleFields,
+    UserLogoutRule,
+    validate_duration,
+)
 
 #: Marks "explicitly no message" (``""``) in a file; an empty cell means inherit (``None``).
 NO_MESSAGE = "(no message)"
@@ -397,6 +405,8 @@ class RuleResource(resources.ModelResource):  # type: ignore[misc]
     required_columns: ClassVar[tuple[str, ...]] = ()
     #: Name of this kind of rule, for messages.
     label: ClassVar[str] = "rule"
+    #: import-export's options (set by its metaclass).
+    _meta: ClassVar[Any]
 
     idle_time = _duration_field("idle_time")
     session_time = _duration_field("session_time")
@@ -417,8 +427,18 @@ class RuleResource(resources.ModelResource):  # type: ignore[misc]
         store_instance = True
         instance_loader_class = _Loader
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, bulk: bool = False, **kwargs: Any) -> None:
+        """``bulk=True`` (large command-line imports): rows are written with ``bulk_create`` /
+        ``bulk_update`` in batches instead of one ``save()`` and savepoint each, and no HTML diff
+        is built (only the admin's preview shows it). The models' bulk writes invalidate the
+        policy cache after commit, like the per-row signals do."""
         super().__init__(**kwargs)
+        if bulk:
+            # This instance's own copy of the class-wide options.
+            options = copy.copy(self._meta)
+            options.use_bulk = True
+            options.skip_html_diff = True
+            self.__dict__["_meta"] = options
         self._existing: dict[object, models.Model] = {}
         self._row_problems: dict[int, ValidationError] = {}
 
@@ -604,7 +624,13 @@ class _SubjectRuleResource(RuleResource):
         return self._existing.get(subject.pk)
 
     def get_bulk_update_fields(self) -> list[str]:
-        return [name for name in self.columns() if name != self.subject]
+        return [*(name for name in self.columns() if name != self.subject), "updated_at"]
+
+    def before_save_instance(self, instance: LogoutRuleFields, row: Any, **kwargs: Any) -> None:
+        super().before_save_instance(instance, row, **kwargs)
+        if self._meta.use_bulk:
+            # bulk_update() does not run auto_now.
+            instance.updated_at = timezone.now()
 
 
 class GroupRuleResource(_SubjectRuleResource):

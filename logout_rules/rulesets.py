@@ -422,7 +422,7 @@ def apply(
         for scope in SCOPES:
             if scope not in ruleset.datasets:
                 continue
-            resource = RESOURCES[scope]()
+            resource = RESOURCES[scope](bulk=True)
             result = resource.import_data(
                 ruleset.datasets[scope],
                 dry_run=dry_run,
@@ -435,7 +435,8 @@ def apply(
             results.append((scope, resource, result))
         if problems:
             raise RuleSetError(problems)  # leaves the atomic block: everything is rolled back
-        for scope, _resource, result in results:
+        for scope, resource, result in results:
+            _fill_missing_pks(resource, result)
             for row in result.rows:
                 if row.import_type == RowResult.IMPORT_TYPE_SKIP:
                     report.unchanged += 1
@@ -450,6 +451,28 @@ def apply(
         elif applied and account is not None:
             record_history(account(), applied, f"{ruleset.source} ({via})")
     return report
+
+
+def _fill_missing_pks(resource: RuleResource, result: Result) -> None:
+    """Databases that cannot return ids from a bulk insert (MySQL) leave new rules without a pk:
+    the history needs it, so look the new rules up by subject."""
+    missing = [
+        row.instance
+        for row in result.rows
+        if row.import_type == RowResult.IMPORT_TYPE_NEW and row.instance.pk is None
+    ]
+    if not missing or not resource.subject:
+        return
+    attname = f"{resource.subject}_id"
+    wanted = {getattr(instance, attname): instance for instance in missing}
+    ids = list(wanted)
+    manager = resource._meta.model._default_manager
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        for subject_id, pk in manager.filter(**{f"{attname}__in": chunk}).values_list(
+            attname, "pk"
+        ):
+            wanted[subject_id].pk = pk
 
 
 def _prune(results: list[tuple[str, RuleResource, Result]], *, dry_run: bool) -> list[_Applied]:

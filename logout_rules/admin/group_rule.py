@@ -5,10 +5,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from ..models import GroupLogoutRule
+from ..resources import GroupRuleResource
 from .base import RuleAdminMixin, rule_fieldsets
+from .transfer import RuleImportExportMixin
 
 
-class GroupLogoutRuleAdmin(RuleAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class GroupLogoutRuleAdmin(RuleImportExportMixin, RuleAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    resource_classes = [GroupRuleResource]
     list_display = (
         "group",
         "priority",

@@ -11,7 +11,9 @@ from django.utils.translation import gettext_lazy as _
 
 from ..models import UserLogoutRule
 from ..resolver import explain
+from ..resources import UserRuleResource
 from .base import RuleAdminMixin, rule_fieldsets
+from .transfer import RuleImportExportMixin
 
 
 def user_search_fields() -> tuple[str, ...]:
@@ -28,7 +30,8 @@ def user_search_fields() -> tuple[str, ...]:
     return tuple(fields)
 
 
-class UserLogoutRuleAdmin(RuleAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class UserLogoutRuleAdmin(RuleImportExportMixin, RuleAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    resource_classes = [UserRuleResource]
     list_display = (
         "user",
         "idle_display",
