@@ -172,7 +172,7 @@ def status_payload(request: HttpRequest, state: RequestState | None) -> dict[str
     left = min(ends) if ends else None
     ends_by = None
     if left is not None:
-        ends_by = "session" if session is not None and (idle is None or session <= idle) else "idle"
+        ends_by = "session" if session is not None and (idle is None or session < idle) else "idle"
     return {
         "authenticated": True,
         "idle_seconds_left": idle,

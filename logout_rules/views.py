@@ -2,13 +2,18 @@
 
 Both answer JSON. ``status`` is passive: polling it never counts as activity, so it cannot keep an
 idle session alive. ``extend`` records activity now: it resets the idle clock of *this* session
-only, and never moves the session limit. After an automatic logout, the middleware answers a JSON
-request with ``401`` before these views run; an anonymous request gets the same shape here.
+only, and never moves the session limit.
+
+When a session has ended, ``status`` still answers ``200`` (``"authenticated": false``; ``reason``
+says whether this very request ended it), so a page that asks at its deadline logs no error. A
+request that asks for JSON (``Accept: application/json``) gets the middleware's ``401`` at expiry
+instead, like every other view; ``extend`` answers ``401`` whenever there is no session user.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -18,23 +23,22 @@ from django.views.decorators.http import require_GET, require_POST
 from . import session as session_store
 from .client import current_state, status_payload
 from .decorators import passive
-from .middleware import STATE_ATTRIBUTE, login_url
+from .middleware import LOGGED_OUT_ATTRIBUTE, STATE_ATTRIBUTE, login_url
 
 
-def not_authenticated(request: HttpRequest) -> JsonResponse:
-    """``401`` for a request without a session user (same keys as the middleware's ``401``).
+def signed_out(request: HttpRequest) -> dict[str, Any]:
+    """The payload for a request without a session user.
 
-    ``reason`` is ``None``: this request did not end the session (it had already ended).
+    ``reason`` (``"idle"`` or ``"session"``) and ``message`` are set only when the middleware
+    ended the session during this very request; otherwise it had ended before (``None``, ``""``).
     """
-    return JsonResponse(
-        {
-            "detail": "not authenticated",
-            "reason": None,
-            "message": "",
-            "login_url": login_url(request),
-        },
-        status=401,
-    )
+    reason, message = getattr(request, LOGGED_OUT_ATTRIBUTE, (None, ""))
+    return {
+        "authenticated": False,
+        "reason": reason,
+        "message": message,
+        "login_url": login_url(request),
+    }
 
 
 @passive
@@ -43,7 +47,7 @@ def not_authenticated(request: HttpRequest) -> JsonResponse:
 def status(request: HttpRequest) -> HttpResponse:
     """Seconds left for the idle and session limits, and whether the warning is due."""
     if session_store.user_id(request.session) is None:
-        return not_authenticated(request)
+        return JsonResponse(signed_out(request))
     return JsonResponse(status_payload(request, current_state(request)))
 
 
@@ -53,7 +57,7 @@ def status(request: HttpRequest) -> HttpResponse:
 def extend(request: HttpRequest) -> HttpResponse:
     """ "Stay signed in": record activity now (idle only; the session limit never moves)."""
     if session_store.user_id(request.session) is None:
-        return not_authenticated(request)
+        return JsonResponse({"detail": "not authenticated", **signed_out(request)}, status=401)
     state = current_state(request)
     if state is not None and state.policy.idle_time is not None:
         session_store.record_activity(request.session, state.now)

@@ -30,8 +30,10 @@
   var MAX_DELAY = 2147483647;
   // Arrive a little after the end: the server logs out when a limit is strictly exceeded.
   var MARGIN_MS = 1000;
-  // A tab following another one leaves at the latest this long after the "expired" message.
+  // A tab following another one leaves at the latest this long after its "expired" message...
   var FOLLOW_MS = 3000;
+  // ...and this long after finding the session ended by something else (an XHR, a logout).
+  var GRACE_MS = 300;
   var CHANNEL = "logout_rules";
   var STORAGE_KEY = "logout_rules:message";
   var LOCK = "logout_rules:deadline";
@@ -103,8 +105,10 @@
     return state.sessionEnd === null ? state.idleEnd : Math.min(state.idleEnd, state.sessionEnd);
   }
 
+  // On a tie (whole seconds), the idle limit: "Stay signed in" is offered, and if the session
+  // limit then comes first, the dialog says so.
   function endsBySession() {
-    return state.sessionEnd !== null && (state.idleEnd === null || state.sessionEnd <= state.idleEnd);
+    return state.sessionEnd !== null && (state.idleEnd === null || state.sessionEnd < state.idleEnd);
   }
 
   function warningStart() {
@@ -191,11 +195,15 @@
   }
 
   bus.listen(function (message) {
-    if (!message || message.source === tabId || state.leaving === "now") {
+    if (!message || message.source === tabId || state.leaving === "now" || state.leader) {
       return;
     }
     if (message.type === "left") {
       leave(); // the tab that ended the session has arrived: its page showed the message
+      return;
+    }
+    if (message.type === "expired") {
+      follow(FOLLOW_MS);
       return;
     }
     if (state.leaving) {
@@ -210,8 +218,6 @@
         dialog.refresh();
         schedule();
       }
-    } else if (message.type === "expired") {
-      follow();
     }
   });
 
@@ -230,35 +236,34 @@
     return config.csrfToken || "";
   }
 
-  // Resolves to {ok, data} | {expired, ended} | {error}; never rejects.
+  // Resolves to {ok, data} | {expired, ended} | {error}; never rejects. "ended" means that this
+  // very request ended the session. The status endpoint is asked without "Accept: application/json",
+  // so an ended session is a 200 answer ({"authenticated": false}), not a 401 logged as an error.
   function call(url, method) {
-    var headers = { Accept: "application/json" };
-    var options = { method: method, credentials: "same-origin", cache: "no-store", headers: headers };
+    var options = { method: method, credentials: "same-origin", cache: "no-store", headers: {} };
     if (method === "POST") {
       var token = csrfToken();
-      headers["X-CSRFToken"] = token;
-      headers["Content-Type"] = "application/x-www-form-urlencoded";
+      options.headers = {
+        Accept: "application/json",
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-CSRFToken": token,
+      };
       options.body = "csrfmiddlewaretoken=" + encodeURIComponent(token);
     }
     return window
       .fetch(url, options)
       .then(function (response) {
-        if (response.status === 401) {
-          return response.json().then(
-            function (body) {
-              // A reason means this very request ended the session.
-              return { expired: true, ended: Boolean(body && body.reason) };
-            },
-            function () {
-              return { expired: true, ended: false };
-            }
-          );
-        }
-        if (!response.ok) {
+        if (!response.ok && response.status !== 401) {
           return { error: true };
         }
         return response.json().then(function (body) {
-          return body && body.authenticated ? { ok: true, data: body } : { error: true };
+          if (body && body.authenticated === true && response.ok) {
+            return { ok: true, data: body };
+          }
+          if (body && (body.authenticated === false || response.status === 401)) {
+            return { expired: true, ended: Boolean(body.reason) };
+          }
+          return { error: true };
         });
       })
       .catch(function () {
@@ -301,23 +306,24 @@
     leave();
   }
 
-  // Another tab ended the session (or it had already ended): leave after it, so that the
-  // message is shown once, by the first page that arrives.
-  function follow() {
-    if (state.leaving) {
+  // Another tab ended the session (or it had ended before): leave after that tab, so that the
+  // message is shown once, by the first page that arrives. Its "left" message ends the wait.
+  function follow(delay) {
+    if (state.leaving === "now") {
       return;
     }
     state.leaving = true;
     window.clearTimeout(timer);
+    window.clearTimeout(followTimer);
     dialog.close();
-    followTimer = window.setTimeout(leave, FOLLOW_MS);
+    followTimer = window.setTimeout(leave, delay);
   }
 
   function expired(result) {
     if (result.ended) {
       lead();
     } else {
-      follow();
+      follow(GRACE_MS); // an "expired" message from another tab arriving meanwhile waits longer
     }
   }
 

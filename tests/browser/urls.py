@@ -1,0 +1,24 @@
+"""The browser tests' URLconf (``ROOT_URLCONF`` is switched to it by the ``site`` fixture)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path(
+        "accounts/login/",
+        views.strict_csp(auth_views.LoginView.as_view(template_name="browser/login.html")),
+        name="login",
+    ),
+    path("logout-rules/", include("logout_rules.urls")),
+    path("page/", views.page, name="page"),
+    path("tag/", views.tag_page, name="tag"),
+    path("form/", views.form, name="form"),
+    path("favicon.ico", views.favicon),
+    path("site.css", views.stylesheet),
+]
