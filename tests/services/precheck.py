@@ -35,7 +35,7 @@ def check_postgres() -> str | None:
     except ImportError:
         return f"{where}: psycopg is not installed (pip install -e '.[services]')"
     try:
-        with psycopg.connect(connect_timeout=TIMEOUT, **target) as connection:  # type: ignore[arg-type]
+        with psycopg.connect(connect_timeout=TIMEOUT, **target) as connection:
             connection.execute("select 1")
     except Exception as exc:
         return f"{where} cannot be reached: {exc}".strip()
