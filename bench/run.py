@@ -12,9 +12,10 @@ Four variants of the same site, each its own handler with its own ``MIDDLEWARE``
 for the ``db`` and the ``cache`` session engines, through the WSGI (sync view) and the ASGI
 (async view) handlers. Every request is a logged-in ``GET`` of a page that reads the user, so the
 bare stack pays for loading the session and the user too. The variants are interleaved in rounds
-(rotating their order) and each round times a batch of requests per variant; the table shows the
-median per-request time over the rounds and the median of the per-round ratios against (1).
-Query counts come from a separate, untimed pass.
+(rotating their order); each round times every request of a batch per variant and keeps the batch's
+median request (a request preempted by another process is an outlier, not a shift). The table shows
+the median of those over the rounds and the median of the per-round ratios against (1). Query
+counts and session writes come from a separate, untimed pass.
 
 Then: the cold path (a cache miss) for users in 1, 20 and 200 groups, and a large rule set
 (100,000 user rules, 10,000 group rules): cold resolution, the admin changelists and their search,
@@ -85,6 +86,14 @@ VARIANTS = [
         "rules", "(4) logout_rules, db rules", [*BASE_MIDDLEWARE, RULES_MIDDLEWARE], "ruled", True
     ),
 ]
+#: ``--noop``: the floor any extra middleware pays (a middleware that does nothing).
+NOOP_VARIANT = Variant(
+    "noop",
+    "(1+) bare + a no-op middleware",
+    [*BASE_MIDDLEWARE, "bench.middleware.NoopMiddleware"],
+    "plain",
+    None,
+)
 
 
 # --- counting (queries and session writes, across threads) -------------------------------------
@@ -162,7 +171,9 @@ class Target:
         self.variant = variant
         self.engine = engine
         self.path = path
-        self.samples: list[float] = []
+        #: Per round: the batch's median request, wall-clock and CPU time (seconds).
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
         self.counter = Counter()
         with override_settings(MIDDLEWARE=variant.middleware, SESSION_ENGINE=ENGINES[engine]):
             self.handler: Any = WSGIHandler() if path == "wsgi" else ASGIHandler()
@@ -234,28 +245,41 @@ class Target:
         await self.handler(dict(self.scope), receive, send)
         return sent
 
-    def run(self, count: int, loop: asyncio.AbstractEventLoop) -> float:
-        """Serve ``count`` requests; return the elapsed seconds."""
+    def run(self, count: int, loop: asyncio.AbstractEventLoop) -> tuple[list[float], list[float]]:
+        """Serve ``count`` requests; return each one's wall-clock and CPU durations (seconds).
+
+        CPU time is the whole process's (``process_time``), so it includes the ASGI handler's
+        worker threads, and it leaves out the time the OS gave to other processes.
+        """
         self.counter.requests += count
+        wall = [0.0] * count
+        cpu = [0.0] * count
+        perf = time.perf_counter
+        process = time.process_time
         if self.path == "wsgi":
             handler = self.handler
             environ = self.environ
-            start = time.perf_counter()
-            for _ in range(count):
-                response = handler(
-                    dict(environ, **{"wsgi.input": io.BytesIO(b"")}), _start_response
-                )
+            for index in range(count):
+                request_environ = dict(environ, **{"wsgi.input": io.BytesIO(b"")})
+                start_cpu = process()
+                start = perf()
+                response = handler(request_environ, _start_response)
                 for _chunk in response:
                     pass
-                response.close()
-            return time.perf_counter() - start
+                response.close()  # sends request_finished, as a WSGI server does
+                wall[index] = perf() - start
+                cpu[index] = process() - start_cpu
+            return wall, cpu
 
-        async def batch() -> float:
+        async def batch() -> tuple[list[float], list[float]]:
             request = self._asgi_request
-            start = time.perf_counter()
-            for _ in range(count):
+            for index in range(count):
+                start_cpu = process()
+                start = perf()
                 await request()
-            return time.perf_counter() - start
+                wall[index] = perf() - start
+                cpu[index] = process() - start_cpu
+            return wall, cpu
 
         return loop.run_until_complete(batch())
 
@@ -362,7 +386,10 @@ def warm_path(args: argparse.Namespace, loop: asyncio.AbstractEventLoop) -> list
     for path in paths:
         for engine in args.engines:
             groups.append(
-                [Target(v, engine, path, login_cookie(users[v.user], engine)) for v in VARIANTS]
+                [
+                    Target(v, engine, path, login_cookie(users[v.user], engine))
+                    for v in ([VARIANTS[0], NOOP_VARIANT, *VARIANTS[1:]] if args.noop else VARIANTS)
+                ]
             )
     targets = [t for g in groups for t in g]
 
@@ -409,8 +436,11 @@ def warm_path(args: argparse.Namespace, loop: asyncio.AbstractEventLoop) -> list
                 order.reverse()
             for target in order:
                 prepare(target)
-                elapsed = target.run(args.batch, loop)
-                target.samples.append(elapsed / args.batch)
+                # A round's value is its batch's median request: a request that the OS
+                # preempted for another process is an outlier, not a shift of the value.
+                wall, cpu = target.run(args.batch, loop)
+                target.wall.append(statistics.median(wall))
+                target.cpu.append(statistics.median(cpu))
         if args.verbose:
             print(f"  round {round_index + 1}/{args.rounds} done", flush=True)
     gc.unfreeze()
@@ -420,7 +450,8 @@ def warm_path(args: argparse.Namespace, loop: asyncio.AbstractEventLoop) -> list
     for group in groups:
         bare = group[0]
         for target in group:
-            ratios = [s / b for s, b in zip(target.samples, bare.samples, strict=True)]
+            wall_ratios = [s / b for s, b in zip(target.wall, bare.wall, strict=True)]
+            cpu_ratios = [s / b for s, b in zip(target.cpu, bare.cpu, strict=True)]
             queries = target.counter.queries / args.count
             extra = queries - bare.counter.queries / args.count
             rows.append(
@@ -428,8 +459,10 @@ def warm_path(args: argparse.Namespace, loop: asyncio.AbstractEventLoop) -> list
                     target.path.upper(),
                     target.engine,
                     target.variant.label,
-                    fmt_us(statistics.median(target.samples)),
-                    f"{statistics.median(ratios):.3f}",
+                    fmt_us(statistics.median(target.wall)),
+                    f"{statistics.median(wall_ratios):.3f}",
+                    fmt_us(statistics.median(target.cpu)),
+                    f"{statistics.median(cpu_ratios):.3f}",
                     f"{queries:g}",
                     f"{extra:+g}",
                     f"{target.counter.session_writes / args.count:g}",
@@ -440,14 +473,16 @@ def warm_path(args: argparse.Namespace, loop: asyncio.AbstractEventLoop) -> list
             "handler",
             "sessions",
             "variant",
-            "per request (median)",
-            "vs (1)",
+            "wall/request",
+            "wall vs (1)",
+            "CPU/request",
+            "CPU vs (1)",
             "queries/req",
             "extra",
             "session writes/req",
         ],
         rows,
-        "lllrrrrr",
+        "lllrrrrrrr",
     )
     return targets
 
@@ -751,6 +786,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--paths", nargs="+", default=["wsgi", "asgi"], choices=["wsgi", "asgi"])
     parser.add_argument("--engines", nargs="+", default=["db", "cache"], choices=list(ENGINES))
     parser.add_argument("--no-scale", action="store_true", help="skip the large rule set")
+    parser.add_argument("--noop", action="store_true", help="add a no-op middleware variant")
     parser.add_argument("--scale-users", type=int)
     parser.add_argument("--scale-groups", type=int)
     parser.add_argument("--memberships", type=int, default=3, help="groups per user (scale)")
@@ -763,7 +799,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (5 if args.quick else 15)
-    args.batch = args.batch or (100 if args.quick else 200)
+    args.batch = args.batch or (50 if args.quick else 100)
     args.scale_users = args.scale_users or (10_000 if args.quick else 100_000)
     args.scale_groups = args.scale_groups or (1_000 if args.quick else 10_000)
     args.cold_reps = 20 if args.quick else 50

@@ -67,16 +67,16 @@ def _prefix() -> str:
     return f"{conf.CACHE_PREFIX}:{__version__}:{_SHAPE}"
 
 
-def global_token_key() -> str:
-    return f"{_prefix()}:gen"
+def global_token_key(prefix: str | None = None) -> str:
+    return f"{prefix or _prefix()}:gen"
 
 
-def user_token_key(user_id: object) -> str:
-    return f"{_prefix()}:ugen:{user_id}"
+def user_token_key(user_id: object, prefix: str | None = None) -> str:
+    return f"{prefix or _prefix()}:ugen:{user_id}"
 
 
-def entry_key(user_id: object) -> str:
-    return f"{_prefix()}:policy:{user_id}"
+def entry_key(user_id: object, prefix: str | None = None) -> str:
+    return f"{prefix or _prefix()}:policy:{user_id}"
 
 
 # --- the cached value ---------------------------------------------------------------------------
@@ -154,7 +154,8 @@ _FAILED = Lookup(None, None, None, failed=True)
 
 def lookup(user_id: object) -> Lookup:
     """Read the tokens and the user's entry in one round trip."""
-    keys = (global_token_key(), user_token_key(user_id), entry_key(user_id))
+    prefix = _prefix()
+    keys = (global_token_key(prefix), user_token_key(user_id, prefix), entry_key(user_id, prefix))
     try:
         found: dict[str, Any] = get_cache().get_many(keys)
     except Exception:

@@ -15,13 +15,13 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError
+from django.core.signals import setting_changed
 
 logger = logging.getLogger("logout_rules")
 
@@ -35,13 +35,15 @@ FUTURE_TOLERANCE = 300.0
 Session = MutableMapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Times:
+class Times(NamedTuple):
     """When the session logged in and was last active.
 
     ``adopted`` is true when the session had no times of ours yet (it predates the app, or the
     key was lost) and they were just derived; the caller then writes them. ``garbage`` is true
     when a stored value is unusable: such a session is treated as expired (fail closed).
+
+    (A named tuple: read on every request, and five times faster to build than a frozen
+    dataclass.)
     """
 
     login_at: float
@@ -62,10 +64,29 @@ def usable_user_id(value: object) -> bool:
     if not isinstance(value, str):
         return False
     try:
-        get_user_model()._meta.pk.to_python(value)
+        _user_pk_to_python()(value)
     except (ValidationError, ValueError, TypeError, OverflowError):
         return False
     return True
+
+
+#: The user model's ``pk.to_python``, looked up once (``get_user_model()`` costs more than the
+#: rest of this check) and forgotten when ``AUTH_USER_MODEL`` changes (``override_settings``).
+_pk_to_python: list[Callable[[object], object]] = []
+
+
+def _user_pk_to_python() -> Callable[[object], object]:
+    if not _pk_to_python:
+        _pk_to_python.append(get_user_model()._meta.pk.to_python)
+    return _pk_to_python[0]
+
+
+def _forget_user_model(*, setting: str, **kwargs: Any) -> None:
+    if setting == "AUTH_USER_MODEL":
+        _pk_to_python.clear()
+
+
+setting_changed.connect(_forget_user_model, dispatch_uid="logout_rules.session.user_model")
 
 
 def forget_user(session: Session) -> None:
