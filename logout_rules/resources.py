@@ -480,6 +480,11 @@ class RuleResource(resources.ModelResource):  # type: ignore[misc]
 
     # --- import
 
+    def import_data(self, dataset: tablib.Dataset, *args: Any, **kwargs: Any) -> Any:
+        """All or nothing, whoever calls: a row that fails validation rolls back every row."""
+        kwargs["rollback_on_validation_errors"] = True
+        return super().import_data(dataset, *args, **kwargs)
+
     def before_import(self, dataset: tablib.Dataset, **kwargs: Any) -> None:
         super().before_import(dataset, **kwargs)
         self._row_problems = {}

@@ -428,7 +428,6 @@ def apply(
                 dry_run=dry_run,
                 raise_errors=False,
                 use_transactions=True,
-                rollback_on_validation_errors=True,
                 retain_instance_in_row_result=True,
             )
             problems.extend(problems_of(scope, result))

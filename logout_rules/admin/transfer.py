@@ -68,13 +68,9 @@ class RuleImportExportMixin(ImportExportMixin):  # type: ignore[misc]
     def has_export_permission(self, request: HttpRequest) -> bool:
         return bool(self.has_view_permission(request))
 
-    def get_import_data_kwargs(self, **kwargs: Any) -> dict[str, Any]:
-        data_kwargs: dict[str, Any] = super().get_import_data_kwargs(**kwargs)
-        # A row that fails at confirmation (the data changed since the preview) undoes it all.
-        data_kwargs["rollback_on_validation_errors"] = True
-        return data_kwargs
-
     def process_result(self, result: Result, request: HttpRequest) -> HttpResponse:
+        # A row that fails at confirmation (the data changed since the preview) has rolled the
+        # whole import back (the resources are all or nothing): say so, and record no history.
         if result.has_errors() or result.has_validation_errors():
             messages.error(
                 request,
