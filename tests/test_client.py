@@ -1,0 +1,230 @@
+"""The client script tag: its configuration, escaping, nonce, translations and template tag."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+
+import pytest
+from django.template import Context, Template
+from django.urls import path
+from django.utils import translation
+from django.utils.functional import SimpleLazyObject
+
+from logout_rules import client as client_module
+
+from . import views
+
+# A URLconf without logout_rules.urls (see ``test_without_the_endpoints_...``).
+urlpatterns = [path("page/", views.page)]
+
+WARNED = {"IDLE_TIME": 600, "WARNING_TIME": 60, "REDIRECT_TO_LOGIN_IMMEDIATELY": True}
+
+
+class _ScriptFinder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "script":
+            self.found.append(dict(attrs))
+
+
+def scripts(html: str) -> list[dict[str, str | None]]:
+    """Every ``<script>``'s attributes, unescaped the way a browser reads them."""
+    finder = _ScriptFinder()
+    finder.feed(html)
+    return finder.found
+
+
+def script_attributes(html: str) -> dict[str, str | None]:
+    (found,) = [attrs for attrs in scripts(html) if "data-logout-rules" in attrs]
+    return found
+
+
+def page_attributes(client) -> dict[str, str | None]:
+    return script_attributes(client.get("/page/").content.decode())
+
+
+def test_the_script_carries_its_whole_configuration(logged_in, clock, settings):
+    settings.AUTO_LOGOUT = {**WARNED, "SESSION_TIME": 3600}
+    clock.advance(10)
+    attributes = page_attributes(logged_in)
+    texts = json.loads(attributes.pop("data-texts") or "")
+    token = attributes.pop("data-csrf-token")
+    assert token
+    assert len(token) == 64
+    assert attributes == {
+        "src": "/static/logout_rules/logout_rules.js",
+        "defer": None,
+        "data-logout-rules": None,
+        "data-idle-end": "590",  # 10 s is within the activity resolution: not recorded
+        "data-session-end": "3590",
+        "data-status-url": "/logout-rules/status/",
+        "data-extend-url": "/logout-rules/extend/",
+        "data-warning": "60",
+        "data-stylesheet": "/static/logout_rules/logout_rules.css",
+        "data-csrf-cookie": "csrftoken",
+    }
+    assert texts["stay"] == "Stay signed in"
+    assert "%(time)s" in texts["idle"]
+    assert "%(time)s" in texts["session"]
+
+
+def test_nothing_inline(logged_in, settings):
+    settings.AUTO_LOGOUT = WARNED
+    html = logged_in.get("/page/").content.decode()
+    assert all(attrs.get("src") for attrs in scripts(html))
+    assert "<style" not in html
+    assert " style=" not in html
+
+
+@pytest.mark.parametrize(
+    ("warning", "expected"), [(1, "20"), (19.2, "20"), (20.5, "21"), (90, "90")]
+)
+def test_the_warning_leaves_at_least_20_seconds(logged_in, settings, warning, expected):
+    settings.AUTO_LOGOUT = {**WARNED, "WARNING_TIME": warning}
+    assert page_attributes(logged_in)["data-warning"] == expected
+
+
+def test_without_a_warning_time_no_dialog_is_configured(logged_in, settings):
+    settings.AUTO_LOGOUT = {"IDLE_TIME": 600, "REDIRECT_TO_LOGIN_IMMEDIATELY": True}
+    attributes = page_attributes(logged_in)
+    assert "data-warning" not in attributes
+    assert "data-csrf-token" not in attributes
+    assert attributes["data-status-url"] == "/logout-rules/status/"
+
+
+def test_without_the_endpoints_the_script_only_leaves_at_the_deadline(logged_in, settings):
+    settings.AUTO_LOGOUT = WARNED
+    settings.ROOT_URLCONF = __name__
+    attributes = page_attributes(logged_in)
+    assert attributes == {
+        "src": "/static/logout_rules/logout_rules.js",
+        "defer": None,
+        "data-logout-rules": None,
+        "data-idle-end": "600",
+    }
+
+
+@pytest.mark.parametrize("setting", ["CSRF_USE_SESSIONS", "CSRF_COOKIE_HTTPONLY"])
+def test_the_csrf_cookie_is_named_only_when_scripts_can_read_it(logged_in, settings, setting):
+    settings.AUTO_LOGOUT = WARNED
+    setattr(settings, setting, True)
+    attributes = page_attributes(logged_in)
+    assert "data-csrf-cookie" not in attributes
+    assert attributes["data-csrf-token"]
+
+
+def test_a_renamed_csrf_cookie(logged_in, settings):
+    settings.AUTO_LOGOUT = WARNED
+    settings.CSRF_COOKIE_NAME = "my_csrf"
+    assert page_attributes(logged_in)["data-csrf-cookie"] == "my_csrf"
+
+
+def test_every_value_is_escaped(logged_in, settings, monkeypatch):
+    settings.AUTO_LOGOUT = WARNED
+    hostile = '"><script>alert(1)</script>'
+    monkeypatch.setattr(client_module, "texts", lambda: {"stay": hostile})
+    monkeypatch.setattr(client_module, "csp_nonce", lambda request: hostile)
+    html = logged_in.get("/page/").content.decode()
+    assert "<script>alert" not in html
+    assert "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    attributes = script_attributes(html)
+    assert json.loads(attributes["data-texts"] or "") == {"stay": hostile}
+    assert attributes["nonce"] == hostile
+    assert len(scripts(html)) == 1
+
+
+def test_texts_are_translated(logged_in, settings):
+    settings.AUTO_LOGOUT = WARNED
+    with translation.override("fr"):
+        texts = json.loads(page_attributes(logged_in)["data-texts"] or "")
+    assert texts["stay"] == "Rester connecté"
+    assert texts["idle"] == "Pour votre sécurité, vous serez déconnecté dans %(time)s."
+
+
+# --- CSP nonce ------------------------------------------------------------------------------------
+
+
+class NonceMiddleware:
+    """django-csp style: a lazy ``request.csp_nonce``."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.csp_nonce = SimpleLazyObject(lambda: "abc123")
+        return self.get_response(request)
+
+
+def test_django_csp_nonce(logged_in, settings):
+    settings.AUTO_LOGOUT = WARNED
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, f"{__name__}.NonceMiddleware"]
+    assert page_attributes(logged_in)["nonce"] == "abc123"
+
+
+class LazyNonce:
+    """Like Django 6's ``LazyNonce``: false until it has been generated."""
+
+    generated = False
+
+    def __bool__(self) -> bool:
+        return self.generated
+
+    def __str__(self) -> str:
+        self.generated = True
+        return "django6nonce"
+
+
+def test_djangos_own_nonce(logged_in, settings, monkeypatch):
+    settings.AUTO_LOGOUT = WARNED
+    nonce = LazyNonce()
+    monkeypatch.setattr(client_module, "_django_nonce", lambda request: nonce)
+    assert page_attributes(logged_in)["nonce"] == "django6nonce"
+    assert nonce.generated  # so the CSP middleware puts it in its header
+
+
+def test_no_nonce_attribute_without_a_csp_middleware(logged_in, settings, monkeypatch):
+    settings.AUTO_LOGOUT = WARNED
+    monkeypatch.setattr(client_module, "_django_nonce", lambda request: None)
+    assert "nonce" not in page_attributes(logged_in)
+
+
+# --- the template tag -----------------------------------------------------------------------------
+
+TAG = Template("{% load logout_rules %}{% logout_rules_script %}")
+
+
+def test_the_tag_and_the_variable_give_the_same_script(logged_in, settings):
+    settings.AUTO_LOGOUT = {"IDLE_TIME": 600, "REDIRECT_TO_LOGIN_IMMEDIATELY": True}
+    response = logged_in.get("/page/")
+    from_tag = TAG.render(Context({"request": response.wsgi_request}))
+    assert from_tag == str(response.context["redirect_to_login_immediately"])
+    assert script_attributes(from_tag)["data-idle-end"] == "600"
+
+
+def test_the_tag_is_empty_without_the_redirect_flag(logged_in, settings):
+    settings.AUTO_LOGOUT = {"IDLE_TIME": 600, "WARNING_TIME": 60}
+    response = logged_in.get("/page/")
+    assert TAG.render(Context({"request": response.wsgi_request})) == ""
+
+
+@pytest.mark.django_db
+def test_the_tag_is_empty_for_anonymous_visitors(client, settings):
+    settings.AUTO_LOGOUT = WARNED
+    response = client.get("/")
+    assert TAG.render(Context({"request": response.wsgi_request})) == ""
+    assert TAG.render(Context({})) == ""
+
+
+# --- the status payload ---------------------------------------------------------------------------
+
+
+def test_a_tie_between_the_limits_counts_as_idle(logged_in, clock, settings):
+    # "Stay signed in" is offered; if the session then ends first, the dialog says so.
+    settings.AUTO_LOGOUT = {"IDLE_TIME": 600, "SESSION_TIME": 600}
+    payload = logged_in.get("/logout-rules/status/").json()
+    assert (payload["idle_seconds_left"], payload["session_seconds_left"]) == (600, 600)
+    assert payload["ends_by"] == "idle"
