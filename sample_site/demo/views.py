@@ -1,10 +1,9 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 
 from logout_rules.resolver import explain
 
@@ -21,11 +20,14 @@ class NoteForm(forms.Form):
 
 @login_required
 def form_page(request: HttpRequest) -> HttpResponse:
+    """Answers a valid POST with a page, not a redirect: the page a browser would post again on
+    reload. The automatic logout leaves it with a GET."""
+    saved = ""
     if request.method == "POST":
         form = NoteForm(request.POST)
         if form.is_valid():
-            messages.success(request, f"Saved “{form.cleaned_data['title']}”.")
-            return redirect("form")
+            saved = form.cleaned_data["title"]
+            form = NoteForm()
     else:
         form = NoteForm()
-    return render(request, "demo/form.html", {"form": form})
+    return render(request, "demo/form.html", {"form": form, "saved": saved})

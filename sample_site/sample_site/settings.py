@@ -7,7 +7,7 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-SECRET_KEY = "demo-only-not-secret"  # noqa: S105 - a local demo
+SECRET_KEY = "demo-only-not-secret"
 DEBUG = True
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 
@@ -25,6 +25,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # A strict Content-Security-Policy on every page (no inline script or style anywhere).
+    "demo.csp.StrictCSPMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -83,6 +85,8 @@ LOGOUT_REDIRECT_URL = "login"
 AUTO_LOGOUT = {
     "IDLE_TIME": timedelta(minutes=10),
     "SESSION_TIME": timedelta(hours=8),
+    # A dialog with "Stay signed in" a minute before the idle limit.
+    "WARNING_TIME": timedelta(minutes=1),
     "MESSAGE": "Your session has expired. Please log in again to continue.",
     "REDIRECT_TO_LOGIN_IMMEDIATELY": True,
 }

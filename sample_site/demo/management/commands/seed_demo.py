@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand
 
 from logout_rules.models import GlobalLogoutRule, GroupLogoutRule
 
-PASSWORD = "demo"  # noqa: S105 - a local demo
+PASSWORD = "demo"
 
 
 class Command(BaseCommand):
