@@ -429,17 +429,21 @@ class RuleResource(resources.ModelResource):  # type: ignore[misc]
 
     def __init__(self, *, bulk: bool = False, **kwargs: Any) -> None:
         """``bulk=True`` (large command-line imports): rows are written with ``bulk_create`` /
-        ``bulk_update`` in batches instead of one ``save()`` and savepoint each, and no HTML diff
-        is built (only the admin's preview shows it). The models' bulk writes invalidate the
-        policy cache after commit, like the per-row signals do."""
+        ``bulk_update`` in batches instead of one ``save()`` and savepoint each, and without
+        import-export's diff (a deep copy of every row and its user, only needed for the admin's
+        HTML preview). Unchanged rows are still skipped and changes still described: this class
+        tracks the values it needs itself. The models' bulk writes invalidate the policy cache
+        after commit, like the per-row signals do."""
         super().__init__(**kwargs)
         if bulk:
             # This instance's own copy of the class-wide options.
             options = copy.copy(self._meta)
             options.use_bulk = True
-            options.skip_html_diff = True
+            options.skip_diff = True
             self.__dict__["_meta"] = options
         self._existing: dict[object, models.Model] = {}
+        # The stored values of the row being imported (None for a new rule).
+        self._before: dict[str, object] | None = None
         self._row_problems: dict[int, ValidationError] = {}
 
     # --- columns
@@ -549,23 +553,51 @@ class RuleResource(resources.ModelResource):  # type: ignore[misc]
         except ValueError as exc:
             raise ValidationError({DELETE_COLUMN: str(exc)}) from None
 
+    def stored_values(self, instance: models.Model) -> dict[str, object]:
+        """The values a file sets (the subject by id): all immutable, so a dict is a snapshot."""
+        return {
+            column: getattr(instance, f"{column}_id" if column == self.subject else column)
+            for column in self.columns()
+        }
+
+    def after_init_instance(
+        self, instance: models.Model, new: bool, row: Mapping[str, Any], **kwargs: Any
+    ) -> None:
+        super().after_init_instance(instance, new, row, **kwargs)
+        self._before = None if new else self.stored_values(instance)
+
+    def skip_row(
+        self,
+        instance: models.Model,
+        original: models.Model | None,
+        row: Mapping[str, Any],
+        import_validation_errors: Any = None,
+    ) -> bool:
+        """Unchanged rows are skipped (and reported), with or without import-export's diff."""
+        if import_validation_errors or self._before is None:
+            return False
+        return self.stored_values(instance) == self._before
+
     def after_import_row(self, row: Mapping[str, Any], row_result: Any, **kwargs: Any) -> None:
         super().after_import_row(row, row_result, **kwargs)
         instance = row_result.instance
         row_result.subject_label = self.subject_label(instance) if instance is not None else ""
         row_result.field_changes = []
         if row_result.import_type == RowResult.IMPORT_TYPE_NEW:
-            row_result.field_changes = self.changes(self._meta.model(), instance)
-        elif row_result.import_type == RowResult.IMPORT_TYPE_UPDATE:
-            row_result.field_changes = self.changes(row_result.original, instance)
+            before = self.stored_values(self._meta.model())
+            row_result.field_changes = self.changes(before, instance)
+        elif row_result.import_type == RowResult.IMPORT_TYPE_UPDATE and self._before is not None:
+            row_result.field_changes = self.changes(self._before, instance)
 
-    def changes(self, before: models.Model, after: models.Model) -> list[tuple[str, str, str]]:
+    def changes(
+        self, before: Mapping[str, object], after: models.Model
+    ) -> list[tuple[str, str, str]]:
         """``(column, old, new)`` for each field that differs (values as ``describe`` shows)."""
         found = []
         for column in self.columns():
             if column == self.subject:
                 continue
-            old, new = getattr(before, column), getattr(after, column)
+            old, new = before[column], getattr(after, column)
             if old != new:
                 found.append((column, describe(column, old), describe(column, new)))
         return found
@@ -612,12 +644,15 @@ class _SubjectRuleResource(RuleResource):
                 first_row[found.pk] = number
                 subject_ids.append(found.pk)
         attname = f"{self.subject}_id"
+        subjects = {obj.pk: obj for obj in widget.known.values()}
         self._existing = {}
         manager = self._meta.model._default_manager
         for start in range(0, len(subject_ids), _CHUNK):
             chunk = subject_ids[start : start + _CHUNK]
-            for rule in manager.filter(**{f"{attname}__in": chunk}).select_related(self.subject):
-                self._existing[getattr(rule, attname)] = rule
+            for rule in manager.filter(**{f"{attname}__in": chunk}):
+                subject_id = getattr(rule, attname)
+                setattr(rule, self.subject, subjects[subject_id])  # already loaded above
+                self._existing[subject_id] = rule
 
     def existing_rule(self, row: Mapping[str, Any]) -> models.Model | None:
         try:
