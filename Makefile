@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	cd sample_site && ../$(PY) manage.py migrate --noinput
 	cd sample_site && ../$(PY) manage.py seed_demo
+	cd sample_site && ../$(PY) manage.py logout_rules import rules.json --user admin
 	@echo "Serving the demo at http://127.0.0.1:8000 (Ctrl+C to stop)"
 	cd sample_site && ../$(PY) manage.py runserver 127.0.0.1:8000
 

@@ -126,17 +126,21 @@ class Report:
         if not self.changes:
             lines.append(
                 f"No changes: the database matches {self.source} "
-                f"({self.unchanged} rules unchanged)."
+                f"({_plural(self.unchanged, 'rule')} unchanged)."
             )
             return lines
         summary = (
-            f"{len(self.changes)} changes: {self.count(RowResult.IMPORT_TYPE_NEW)} new, "
+            f"{_plural(len(self.changes), 'change')}: {self.count(RowResult.IMPORT_TYPE_NEW)} new, "
             f"{self.count(RowResult.IMPORT_TYPE_UPDATE)} updated, "
             f"{self.count(RowResult.IMPORT_TYPE_DELETE)} deleted; {self.unchanged} unchanged."
         )
         lines.append(summary)
         lines.append("Dry run: nothing was written." if self.dry_run else f"Applied {self.source}.")
         return lines
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 # --- export -------------------------------------------------------------------------------------
