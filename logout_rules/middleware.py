@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.contrib import auth, messages
 from django.contrib.auth.models import AnonymousUser
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
 from . import clock, policy, resolver
@@ -81,9 +82,18 @@ def wants_json(request: HttpRequest) -> bool:
     return ("application/json" in accept or "+json" in accept) and "text/html" not in accept
 
 
+def same_host_path(target: str) -> str:
+    """``target`` as a path on this host: without the control characters and the leading
+    slashes or backslashes (``//evil.example/``, ``/\\evil.example/``) that make a browser
+    leave the host."""
+    printable = "".join(char for char in target if " " <= char != "\x7f")
+    return "/" + printable.lstrip("/\\")
+
+
 def login_url(request: HttpRequest) -> str:
     """``LOGIN_URL?next=…`` for a JSON client: back to the page that made the call (its
-    ``Referer``, only when it is on this host), else to the requested URL itself."""
+    ``Referer``, only when it is on this host), else to the requested URL itself. ``next`` is
+    always a path on this host."""
     from django.contrib.auth.views import redirect_to_login
     from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -95,12 +105,28 @@ def login_url(request: HttpRequest) -> str:
         page = urlsplit(referer)._replace(scheme="", netloc="", fragment="").geturl()
         if page.startswith("/") and not page.startswith("//"):
             target = page
-    return redirect_to_login(target).url
+    return redirect_to_login(same_host_path(target)).url
+
+
+class SafeJSONEncoder(DjangoJSONEncoder):
+    """JSON without ``<``, ``>`` and ``&`` (as ``\\u003c``…, like ``json_script``): a message with
+    markup stays inert even if the body is sniffed as HTML or pasted into a page."""
+
+    def encode(self, o: Any) -> str:
+        return super().encode(o).translate(_JSON_ESCAPES)
+
+
+_JSON_ESCAPES = {ord(">"): "\\u003e", ord("<"): "\\u003c", ord("&"): "\\u0026"}
+
+
+def json_response(data: dict[str, Any], status: int = 200) -> JsonResponse:
+    """The JSON answers of this app (the 401 below and the client endpoints)."""
+    return JsonResponse(data, status=status, encoder=SafeJSONEncoder)
 
 
 def expired_response(request: HttpRequest, reason: str, message: str) -> JsonResponse:
     """The ``401`` a JSON client gets after an automatic logout (also used by the endpoints)."""
-    return JsonResponse(
+    return json_response(
         {
             "detail": "session expired",
             "reason": reason,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_POST
@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from . import session as session_store
 from .client import current_state, status_payload
 from .decorators import passive
-from .middleware import LOGGED_OUT_ATTRIBUTE, STATE_ATTRIBUTE, login_url
+from .middleware import LOGGED_OUT_ATTRIBUTE, STATE_ATTRIBUTE, json_response, login_url
 
 
 def signed_out(request: HttpRequest) -> dict[str, Any]:
@@ -47,8 +47,8 @@ def signed_out(request: HttpRequest) -> dict[str, Any]:
 def status(request: HttpRequest) -> HttpResponse:
     """Seconds left for the idle and session limits, and whether the warning is due."""
     if session_store.user_id(request.session) is None:
-        return JsonResponse(signed_out(request))
-    return JsonResponse(status_payload(request, current_state(request)))
+        return json_response(signed_out(request))
+    return json_response(status_payload(request, current_state(request)))
 
 
 @never_cache
@@ -57,10 +57,10 @@ def status(request: HttpRequest) -> HttpResponse:
 def extend(request: HttpRequest) -> HttpResponse:
     """ "Stay signed in": record activity now (idle only; the session limit never moves)."""
     if session_store.user_id(request.session) is None:
-        return JsonResponse({"detail": "not authenticated", **signed_out(request)}, status=401)
+        return json_response({"detail": "not authenticated", **signed_out(request)}, status=401)
     state = current_state(request)
     if state is not None and state.policy.idle_time is not None:
         session_store.record_activity(request.session, state.now)
         state = replace(state, activity_at=max(state.activity_at, state.now), activity_due=False)
         setattr(request, STATE_ATTRIBUTE, state)
-    return JsonResponse(status_payload(request, state))
+    return json_response(status_payload(request, state))

@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import ValidationError
+from django.db.models import ForeignKey
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from ..models import LogoutRuleFields, format_duration
@@ -14,10 +18,40 @@ LIMIT_FIELDS = ("idle_time", "session_time", "warning_time")
 BEHAVIOUR_FIELDS = ("message_mode", "message", "redirect_to_login_immediately", "enabled")
 
 
+class SafeAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete widget, minus a 500 on tampered input.
+
+    When a form with errors is shown again, Django's widget queries the submitted value as is, so
+    a value that cannot be a key (``group=staff`` instead of an id) raised a ``ValueError`` there
+    (a 500) instead of the form's "Select a valid choice" error. Such values are left out here.
+    """
+
+    def optgroups(self, name: str, value: Any, attr: Any = None) -> Any:
+        target = self.field.target_field
+        usable = []
+        for item in value:
+            try:
+                target.to_python(item)
+            except (ValidationError, ValueError, TypeError):
+                continue
+            usable.append(item)
+        return super().optgroups(name, usable, attr)
+
+
 class RuleAdminMixin:
     """Columns and form for rule admins (mixed into ``ModelAdmin`` subclasses)."""
 
     form: Any = RuleForm
+
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> Any:
+        admin_class: Any = self
+        if db_field.name in admin_class.get_autocomplete_fields(request):
+            kwargs["widget"] = SafeAutocompleteSelect(
+                db_field, admin_class.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
 
     @admin.display(description=_("idle time"), ordering="idle_time")
     def idle_display(self, obj: LogoutRuleFields) -> str:
