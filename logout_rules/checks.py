@@ -191,6 +191,13 @@ CHECKS: dict[str, tuple[type[CheckMessage], str, str]] = {
         "LOGOUT_RULES_IMPORT_MAX_BYTES must be a positive int (bytes): {value!r}.",
         "For example: LOGOUT_RULES_IMPORT_MAX_BYTES = 10 * 1024 * 1024.",
     ),
+    "logout_rules.W050": (
+        Warning,
+        "AUTO_LOGOUT['REDIRECT_TO_LOGIN_IMMEDIATELY'] is on but 'logout_rules.urls' is not "
+        "included: pages cannot warn before the logout, nor ask the server (activity in other "
+        "tabs) before leaving.",
+        "Add path('logout-rules/', include('logout_rules.urls')) to your root URLconf.",
+    ),
 }
 
 
@@ -389,12 +396,28 @@ def _check_passive(value: object) -> Iterable[CheckMessage]:
     return errors
 
 
+def check_client_urls(**kwargs: Any) -> list[CheckMessage]:
+    raw = _auto_logout()
+    if not isinstance(raw, Mapping) or raw.get("REDIRECT_TO_LOGIN_IMMEDIATELY") is not True:
+        return []
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        reverse("logout_rules:status")
+    except NoReverseMatch:
+        return [message("logout_rules.W050")]
+    except Exception:  # a broken URLconf: Django's own URL checks report it
+        return []
+    return []
+
+
 ALL_CHECKS: tuple[Callable[..., list[CheckMessage]], ...] = (
     check_middleware,
     check_auto_logout,
     check_apps,
     check_cache,
     check_app_settings,
+    check_client_urls,
 )
 
 

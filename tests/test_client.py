@@ -6,11 +6,13 @@ import json
 from html.parser import HTMLParser
 
 import pytest
+from django.core.checks import run_checks
 from django.template import Context, Template
 from django.urls import path
 from django.utils import translation
 from django.utils.functional import SimpleLazyObject
 
+from logout_rules import checks
 from logout_rules import client as client_module
 
 from . import views
@@ -228,3 +230,32 @@ def test_a_tie_between_the_limits_counts_as_idle(logged_in, clock, settings):
     payload = logged_in.get("/logout-rules/status/").json()
     assert (payload["idle_seconds_left"], payload["session_seconds_left"]) == (600, 600)
     assert payload["ends_by"] == "idle"
+
+
+# --- the system check -----------------------------------------------------------------------------
+
+
+def test_check_warns_when_the_endpoints_are_not_included(settings):
+    settings.AUTO_LOGOUT = WARNED
+    settings.ROOT_URLCONF = __name__
+    assert checks.check_client_urls() == [checks.message("logout_rules.W050")]
+    ids = [found.id for found in run_checks(tags=["logout_rules"])]
+    assert "logout_rules.W050" in ids
+
+
+def test_check_is_quiet_when_the_endpoints_are_included(settings):
+    settings.AUTO_LOGOUT = WARNED
+    assert checks.check_client_urls() == []
+
+
+@pytest.mark.parametrize("auto_logout", [{"IDLE_TIME": 600}, None, "nonsense"])
+def test_check_is_quiet_without_the_redirect_flag(settings, auto_logout):
+    settings.AUTO_LOGOUT = auto_logout
+    settings.ROOT_URLCONF = __name__
+    assert checks.check_client_urls() == []
+
+
+def test_check_leaves_a_broken_urlconf_to_djangos_own_checks(settings):
+    settings.AUTO_LOGOUT = WARNED
+    settings.ROOT_URLCONF = "tests.no_such_urlconf"
+    assert checks.check_client_urls() == []
