@@ -505,12 +505,12 @@ class RuleResource(resources.ModelResource):  # type: ignore[misc]
             # Without the subject no row can be checked: report the columns only.
             del dataset[0 : len(dataset)]
             raise ValueError(" ".join(problems))
-        for column in self.columns():
-            if column not in headers:
-                if len(dataset):
-                    dataset.append_col([None] * len(dataset), header=column)
-                else:
-                    dataset.headers = [*(dataset.headers or []), column]
+        missing = [column for column in self.columns() if column not in headers]
+        if missing and not len(dataset):
+            dataset.wipe()  # tablib checks new headers against the old width, even without rows
+            dataset.headers = [*headers, *missing]
+        for column in missing if len(dataset) else ():
+            dataset.append_col([None] * len(dataset), header=column)
         self.prepare(dataset)
         if problems:
             # Unknown or repeated columns: reported here, and the rows are still checked (the

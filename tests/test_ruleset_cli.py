@@ -503,3 +503,85 @@ def test_sample_site_rule_set_matches_the_seeded_demo(db, tmp_path):
     status, _, _ = run_import(Path("sample_site/rules.json"), "--user", "admin")
     assert status == 0
     assert GroupLogoutRule.objects.get(group__name="staff").idle_time == timedelta(minutes=2)
+
+
+# --- edges --------------------------------------------------------------------------------------
+
+
+def test_csv_edges(sample_rules, tmp_path):
+    policy = tmp_path / "policy"
+    policy.mkdir()
+    (policy / "global.csv").write_text("idle_time\n600\n1200\n")
+    (policy / "users.csv").write_text("user,user,delete\n,,\nsam,sam,perhaps\n")
+    status, _, err = run_import(policy, "--user", "admin")
+    assert status == 2
+    for fragment in (
+        "global, row 2: The global rule is a single row; remove the extra rows.",
+        "users: Column 'user' appears more than once.",
+        "users, row 1: user: Enter the user's username.",
+        "users, row 2: delete: 'perhaps' is not a yes/no value",
+    ):
+        assert fragment in err, err
+    assert snapshot() == SAMPLE_RULES
+
+
+def test_trailing_blank_rows_are_ignored_and_a_header_only_file_means_no_rules(
+    sample_rules, tmp_path
+):
+    users = tmp_path / "users.csv"
+    users.write_text("user,idle_time\nsam,00:05:00\n,\n,\n")
+    status, out, _ = run_import(users, "--dry-run")
+    assert status == 1
+    assert '~ user "sam": session_time 01:00:00 -> (inherit)' in out
+    users.write_text("user\n")
+    status, out, _ = run_import(users, "--prune", "--user", "admin")
+    assert status == 0
+    assert snapshot()["users"] == {}
+
+
+def test_the_global_rule_is_created_when_its_row_is_missing(admin, tmp_path):
+    GlobalLogoutRule.objects.all().delete()
+    document = json.loads(run_export())
+    assert document["global"]["session_time"] is None
+    path = tmp_path / "global.json"
+    path.write_text(json.dumps({"global": {"idle_time": "PT20M"}}))
+    status, out, _ = run_import(path, "--user", "admin")
+    assert status == 0
+    assert "+ global rule: new (idle_time 00:20:00)" in out
+    assert GlobalLogoutRule.objects.get().idle_time == timedelta(minutes=20)
+
+
+def test_history_ids_on_databases_without_returning_bulk_inserts(admin, monkeypatch):
+    # MySQL cannot return the ids of bulk-inserted rows: they are looked up for the history.
+    from django.db import connection
+
+    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", False)
+    status, _, _ = run_import(SAMPLES / "ruleset.json", "--user", "admin")
+    assert status == 0
+    for entry in LogEntry.objects.filter(action_flag=ADDITION):
+        assert entry.get_edited_object() is not None
+
+
+def test_export_errors_exit_2(db, tmp_path):
+    with pytest.raises(CommandError, match="Cannot write") as caught:
+        run_export("-o", str(tmp_path))  # a directory is not a JSON file
+    assert caught.value.returncode == 2
+
+
+def test_a_directory_is_not_a_json_file(admin, tmp_path):
+    status, _, err = run_import(tmp_path, "--format", "json")
+    assert status == 2
+    assert "is a directory, not a JSON file." in err
+
+
+@pytest.mark.parametrize("value", [0, -1, "10", True, 1.5])
+def test_a_bad_size_limit_is_a_check_error_and_the_default_applies(settings, value):
+    from logout_rules import checks
+    from logout_rules.conf import DEFAULT_IMPORT_MAX_BYTES, conf
+
+    settings.LOGOUT_RULES_IMPORT_MAX_BYTES = value
+    assert [message.id for message in checks.check_app_settings()] == ["logout_rules.E040"]
+    assert conf.IMPORT_MAX_BYTES == DEFAULT_IMPORT_MAX_BYTES
+    settings.LOGOUT_RULES_IMPORT_MAX_BYTES = 1024
+    assert checks.check_app_settings() == []
+    assert conf.IMPORT_MAX_BYTES == 1024
