@@ -27,4 +27,4 @@ class NoopMiddleware:
         return self.get_response(request)
 
     async def __acall__(self, request: HttpRequest) -> Any:
-        return await self.get_response(request)  # type: ignore[misc]
+        return await self.get_response(request)

@@ -103,7 +103,6 @@ class Counter:
     def __init__(self) -> None:
         self.queries = 0
         self.session_writes = 0
-        self.requests = 0
 
 
 _current: list[Counter | None] = [None]
@@ -156,7 +155,7 @@ def counting(counter: Counter, queries: bool = True) -> Iterator[Counter]:
 # --- driving the handlers ----------------------------------------------------------------------
 
 
-def _start_response(status: str, headers: Any, exc_info: Any = None) -> None:
+def _ignore(status: str, headers: Any, exc_info: Any = None) -> None:
     return None
 
 
@@ -171,9 +170,12 @@ class Target:
         self.variant = variant
         self.engine = engine
         self.path = path
-        #: Per round: the batch's median request, wall-clock and CPU time (seconds).
+        #: Per round (and phase): the median request's wall-clock and CPU time (seconds), and
+        #: their ratios to the bare stack's median in the same round and phase.
         self.wall: list[float] = []
         self.cpu: list[float] = []
+        self.wall_ratio: list[float] = []
+        self.cpu_ratio: list[float] = []
         self.counter = Counter()
         with override_settings(MIDDLEWARE=variant.middleware, SESSION_ENGINE=ENGINES[engine]):
             self.handler: Any = WSGIHandler() if path == "wsgi" else ASGIHandler()
@@ -223,10 +225,16 @@ class Target:
             body = b"".join(response)
             response.close()
             return int(statuses[0].split()[0]), body
-        sent = loop.run_until_complete(self._asgi_request())
+        sent = loop.run_until_complete(self.asgi_request())
         return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
-    async def _asgi_request(self) -> list[dict[str, Any]]:
+    def wsgi_request(self) -> None:
+        response = self.handler(dict(self.environ, **{"wsgi.input": io.BytesIO(b"")}), _ignore)
+        for _chunk in response:
+            pass
+        response.close()  # sends request_finished, as a WSGI server does
+
+    async def asgi_request(self) -> list[dict[str, Any]]:
         sent: list[dict[str, Any]] = []
         received = False
         never = asyncio.Event()
@@ -245,43 +253,58 @@ class Target:
         await self.handler(dict(self.scope), receive, send)
         return sent
 
-    def run(self, count: int, loop: asyncio.AbstractEventLoop) -> tuple[list[float], list[float]]:
-        """Serve ``count`` requests; return each one's wall-clock and CPU durations (seconds).
-
-        CPU time is the whole process's (``process_time``), so it includes the ASGI handler's
-        worker threads, and it leaves out the time the OS gave to other processes.
-        """
-        self.counter.requests += count
-        wall = [0.0] * count
-        cpu = [0.0] * count
-        perf = time.perf_counter
-        process = time.process_time
+    def run(self, count: int, loop: asyncio.AbstractEventLoop) -> None:
+        """Serve ``count`` requests (untimed: warm-up and counting)."""
         if self.path == "wsgi":
-            handler = self.handler
-            environ = self.environ
-            for index in range(count):
-                request_environ = dict(environ, **{"wsgi.input": io.BytesIO(b"")})
+            for _ in range(count):
+                self.wsgi_request()
+            return
+
+        async def batch() -> None:
+            for _ in range(count):
+                await self.asgi_request()
+
+        loop.run_until_complete(batch())
+
+
+Timings = dict[Target, tuple[list[float], list[float]]]
+
+
+def interleaved(targets: list[Target], count: int, loop: asyncio.AbstractEventLoop) -> Timings:
+    """``count`` timed requests to each target, taking turns request by request (the order
+    rotates), so that every variant meets the same machine at the same moment.
+
+    Each request's wall-clock and CPU time: CPU time is the whole process's (``process_time``),
+    so it includes the ASGI handler's worker threads and leaves out the time the OS gave to other
+    processes.
+    """
+    timings: Timings = {target: ([], []) for target in targets}
+    perf = time.perf_counter
+    process = time.process_time
+    turns = [targets[shift:] + targets[:shift] for shift in range(len(targets))]
+    if targets[0].path == "wsgi":
+        for index in range(count):
+            for target in turns[index % len(turns)]:
+                wall, cpu = timings[target]
                 start_cpu = process()
                 start = perf()
-                response = handler(request_environ, _start_response)
-                for _chunk in response:
-                    pass
-                response.close()  # sends request_finished, as a WSGI server does
-                wall[index] = perf() - start
-                cpu[index] = process() - start_cpu
-            return wall, cpu
+                target.wsgi_request()
+                wall.append(perf() - start)
+                cpu.append(process() - start_cpu)
+        return timings
 
-        async def batch() -> tuple[list[float], list[float]]:
-            request = self._asgi_request
-            for index in range(count):
+    async def batch() -> None:
+        for index in range(count):
+            for target in turns[index % len(turns)]:
+                wall, cpu = timings[target]
                 start_cpu = process()
                 start = perf()
-                await request()
-                wall[index] = perf() - start
-                cpu[index] = process() - start_cpu
-            return wall, cpu
+                await target.asgi_request()
+                wall.append(perf() - start)
+                cpu.append(process() - start_cpu)
 
-        return loop.run_until_complete(batch())
+    loop.run_until_complete(batch())
+    return timings
 
 
 # --- data --------------------------------------------------------------------------------------
@@ -430,17 +453,29 @@ def warm_path(args: argparse.Namespace, loop: asyncio.AbstractEventLoop) -> list
     started = time.perf_counter()
     for round_index in range(args.rounds):
         for group in groups:
-            shift = round_index % len(group)
-            order = group[shift:] + group[:shift]
-            if round_index % 2:
-                order.reverse()
-            for target in order:
-                prepare(target)
-                # A round's value is its batch's median request: a request that the OS
-                # preempted for another process is an outlier, not a shift of the value.
-                wall, cpu = target.run(args.batch, loop)
-                target.wall.append(statistics.median(wall))
-                target.cpu.append(statistics.median(cpu))
+            bare = group[0]
+            # Phase "global rule disabled": every variant but (4); phase "enabled": (4), with the
+            # bare stack (and the no-op middleware) again for its ratios.
+            for enabled in (False, True):
+                phase = [
+                    t
+                    for t in group
+                    if t.variant.key in ("bare", "noop")
+                    or (t.variant.global_rule is True) == enabled
+                ]
+                set_global_rule(enabled)
+                for target in phase:
+                    target.run(args.warmup, loop)
+                timings = interleaved(phase, args.batch, loop)
+                # A request that the OS preempted for another process is an outlier of its
+                # batch, not a shift of the median.
+                bare_wall = statistics.median(timings[bare][0])
+                bare_cpu = statistics.median(timings[bare][1])
+                for target, (wall, cpu) in timings.items():
+                    target.wall.append(statistics.median(wall))
+                    target.cpu.append(statistics.median(cpu))
+                    target.wall_ratio.append(target.wall[-1] / bare_wall)
+                    target.cpu_ratio.append(target.cpu[-1] / bare_cpu)
         if args.verbose:
             print(f"  round {round_index + 1}/{args.rounds} done", flush=True)
     gc.unfreeze()
@@ -450,8 +485,6 @@ def warm_path(args: argparse.Namespace, loop: asyncio.AbstractEventLoop) -> list
     for group in groups:
         bare = group[0]
         for target in group:
-            wall_ratios = [s / b for s, b in zip(target.wall, bare.wall, strict=True)]
-            cpu_ratios = [s / b for s, b in zip(target.cpu, bare.cpu, strict=True)]
             queries = target.counter.queries / args.count
             extra = queries - bare.counter.queries / args.count
             rows.append(
@@ -460,9 +493,9 @@ def warm_path(args: argparse.Namespace, loop: asyncio.AbstractEventLoop) -> list
                     target.engine,
                     target.variant.label,
                     fmt_us(statistics.median(target.wall)),
-                    f"{statistics.median(wall_ratios):.3f}",
+                    f"{statistics.median(target.wall_ratio):.3f}",
                     fmt_us(statistics.median(target.cpu)),
-                    f"{statistics.median(cpu_ratios):.3f}",
+                    f"{statistics.median(target.cpu_ratio):.3f}",
                     f"{queries:g}",
                     f"{extra:+g}",
                     f"{target.counter.session_writes / args.count:g}",
