@@ -94,15 +94,22 @@ class Change:
     fields: tuple[tuple[str, str, str], ...] = ()
     pruned: bool = False
 
+    @property
+    def values(self) -> str:
+        """``idle_time 00:05:00; …`` for a new rule, ``idle_time 00:02:00 -> 00:05:00; …`` for a
+        changed one."""
+        if self.kind == RowResult.IMPORT_TYPE_NEW:
+            return "; ".join(f"{name} {new}" for name, _, new in self.fields)
+        return "; ".join(f"{name} {old} -> {new}" for name, old, new in self.fields)
+
     def describe(self) -> str:
+        """One line of the command's diff."""
         if self.kind == RowResult.IMPORT_TYPE_DELETE:
             why = " (not in the file)" if self.pruned else ""
             return f"- {self.subject}: delete{why}"
         if self.kind == RowResult.IMPORT_TYPE_NEW:
-            values = ", ".join(f"{name} {new}" for name, _, new in self.fields)
-            return f"+ {self.subject}: new" + (f" ({values})" if values else "")
-        values = "; ".join(f"{name} {old} -> {new}" for name, old, new in self.fields)
-        return f"~ {self.subject}: {values}"
+            return f"+ {self.subject}: new" + (f" ({self.values})" if self.values else "")
+        return f"~ {self.subject}: {self.values}"
 
 
 @dataclass(slots=True)
@@ -522,10 +529,8 @@ def change_message(change: Change, source: str) -> str:
         why = ": not in the file (--prune)" if change.pruned else ""
         return f"Deleted by import of {source}{why}."
     if change.kind == RowResult.IMPORT_TYPE_NEW:
-        values = "; ".join(f"{name} {new}" for name, _, new in change.fields)
-        return f"Added by import of {source}" + (f": {values}." if values else ".")
-    values = "; ".join(f"{name} {old} -> {new}" for name, old, new in change.fields)
-    return f"Changed by import of {source}: {values}."
+        return f"Added by import of {source}" + (f": {change.values}." if change.values else ".")
+    return f"Changed by import of {source}: {change.values}."
 
 
 def record_history(user: Any, applied: Iterable[_Applied], source: str) -> None:
