@@ -65,4 +65,5 @@ class GlobalLogoutRuleFactory(factory.django.DjangoModelFactory[GlobalLogoutRule
 
 def global_rule(**values) -> GlobalLogoutRule:
     """Set the singleton's values."""
-    return GlobalLogoutRuleFactory(**values)
+    rule: GlobalLogoutRule = GlobalLogoutRuleFactory.create(**values)
+    return rule
