@@ -120,6 +120,8 @@ class Report:
     dry_run: bool
     changes: list[Change] = field(default_factory=list)
     unchanged: int = 0
+    #: True when changes were applied without admin history entries (no account to record under).
+    history_skipped: bool = False
 
     @property
     def changed(self) -> bool:
@@ -388,17 +390,25 @@ def problems_of(scope: str, result: Result) -> list[Problem]:
 
 
 def history_account(username: str | None) -> Any:
-    """The account the admin history is recorded under: ``username``, else the OS login name."""
+    """The account the admin history is recorded under: ``username``, else the account named like
+    the OS login (as ``changepassword`` does), else ``None`` (no history is written).
+
+    A ``username`` that names no account is an error: the caller asked for it explicitly.
+    """
     user_model = get_user_model()
-    name = username or getpass.getuser()
+    try:
+        name = username or getpass.getuser()
+    except (KeyError, OSError):  # no login name (some containers)
+        return None
     try:
         return user_model._default_manager.get_by_natural_key(name)
     except user_model.DoesNotExist:
-        hint = "" if username else " (your OS login name)"
+        if not username:
+            return None
         raise RuleSetError(
             [
                 Problem(
-                    f"No account {name!r}{hint} to record the changes in the admin history "
+                    f"No account {name!r} to record the changes in the admin history "
                     "under: pass --user USERNAME."
                 )
             ]
@@ -459,7 +469,11 @@ def apply(
         if dry_run:
             transaction.set_rollback(True, using=using)
         elif applied and account is not None:
-            record_history(account(), applied, f"{ruleset.source} ({via})")
+            user = account()
+            if user is not None:
+                record_history(user, applied, f"{ruleset.source} ({via})")
+            else:
+                report.history_skipped = True
     return report
 
 

@@ -276,16 +276,21 @@ def test_history_defaults_to_the_account_named_like_the_os_login(admin, monkeypa
     assert set(LogEntry.objects.values_list("user__username", flat=True)) == {"sam"}
 
 
-def test_changes_need_an_account_for_the_history(admin, monkeypatch):
-    monkeypatch.setattr("getpass.getuser", lambda: "nobody-here")
-    status, _, err = run_import(SAMPLES / "ruleset.json")
-    assert status == 2
-    assert "No account 'nobody-here' (your OS login name)" in err
-    assert "pass --user USERNAME" in err
-    assert not GroupLogoutRule.objects.exists()
+def test_an_unknown_explicit_history_account_is_an_error(admin):
     status, _, err = run_import(SAMPLES / "ruleset.json", "--user", "ghost")
     assert status == 2
     assert "No account 'ghost' to record" in err
+    assert not GroupLogoutRule.objects.exists()
+
+
+def test_without_an_account_the_import_applies_without_history(admin, monkeypatch):
+    monkeypatch.setattr("getpass.getuser", lambda: "nobody-here")
+    status, _, err = run_import(SAMPLES / "ruleset.json")
+    assert status == 0
+    assert GroupLogoutRule.objects.exists()
+    assert not LogEntry.objects.exists()
+    assert "No admin history entries were written" in err
+    assert "--user USERNAME" in err
 
 
 # --- bad files ----------------------------------------------------------------------------------

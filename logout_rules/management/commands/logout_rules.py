@@ -126,6 +126,11 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read {path}: {exc}", returncode=2) from exc
         for line in report.lines():
             self.stdout.write(line)
+        if report.history_skipped:
+            self.stderr.write(
+                "No admin history entries were written: no account is named like your OS login. "
+                "Pass --user USERNAME to record them."
+            )
         if dry_run and report.changed:
             raise SystemExit(1)
 
