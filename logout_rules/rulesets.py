@@ -194,15 +194,26 @@ def export_csv() -> dict[str, str]:
     return {CSV_FILES[scope]: datasets[scope].export("csv") for scope in SCOPES}
 
 
+def csv_paths(output: Path) -> dict[str, Path]:
+    """Where a CSV export goes: ``DIR/global.csv`` …, or for ``-o NAME.csv`` the files
+    ``NAME.global.csv``, ``NAME.groups.csv`` and ``NAME.users.csv`` beside it."""
+    if output.suffix.lower() == ".csv" and not output.is_dir():
+        return {scope: output.with_name(f"{output.stem}.{scope}.csv") for scope in SCOPES}
+    return {scope: output / name for scope, name in CSV_FILES.items()}
+
+
 def write_export(fmt: str, output: Path | None) -> str | None:
-    """Write an export to ``output`` (a file; a directory for CSV). Without ``output``, return
-    the document (JSON/YAML only)."""
+    """Write an export to ``output`` (a file; for CSV a directory or a ``NAME.csv`` stem). Without
+    ``output``, return the document; for CSV, the three files one after the other, each under a
+    ``# global.csv`` style line (for reading: to import CSV, write the files with ``-o``)."""
     if fmt == "csv":
+        texts = export_csv()
         if output is None:
-            raise RuleSetError([Problem("CSV is one file per scope: pass -o DIRECTORY.")])
-        output.mkdir(parents=True, exist_ok=True)
-        for name, text in export_csv().items():
-            (output / name).write_text(text, encoding="utf-8", newline="")
+            return "\n".join(f"# {name}\n{text}" for name, text in texts.items())
+        paths = csv_paths(output)
+        for scope, path in paths.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(texts[CSV_FILES[scope]], encoding="utf-8", newline="")
         return None
     text = export_text(fmt)
     if output is None:
@@ -237,10 +248,10 @@ def read(path: Path, fmt: str | None = None) -> RuleSet:
         )
     if fmt not in FORMATS:
         raise RuleSetError([Problem(f"Unknown format {fmt!r}: use json, yaml or csv.")])
-    if not path.exists():
-        raise RuleSetError([Problem(f"{path} does not exist.")])
     if fmt == "csv":
         return _read_csv(path)
+    if not path.exists():
+        raise RuleSetError([Problem(f"{path} does not exist.")])
     if path.is_dir():
         raise RuleSetError([Problem(f"{path} is a directory, not a {fmt.upper()} file.")])
     text = _read_text(path, fmt)
@@ -337,6 +348,13 @@ def _cell_problems(scope: str, dataset: tablib.Dataset) -> list[Problem]:
 
 
 def _read_csv(path: Path) -> RuleSet:
+    if not path.exists() and path.suffix.lower() == ".csv":
+        # ``export --format csv -o NAME.csv`` wrote NAME.global.csv, NAME.groups.csv, …
+        siblings = {scope: file for scope, file in csv_paths(path).items() if file.exists()}
+        if siblings:
+            return _read_csv_files(path, siblings)
+    if not path.exists():
+        raise RuleSetError([Problem(f"{path} does not exist.")])
     if path.is_dir():
         files = {scope: path / name for scope, name in CSV_FILES.items() if (path / name).exists()}
         if not files:
@@ -354,6 +372,10 @@ def _read_csv(path: Path) -> RuleSet:
                 ]
             )
         files = {match.group(1): path}
+    return _read_csv_files(path, files)
+
+
+def _read_csv_files(path: Path, files: dict[str, Path]) -> RuleSet:
     datasets: dict[str, tablib.Dataset] = {}
     problems: list[Problem] = []
     for scope, file in files.items():
@@ -369,7 +391,7 @@ def _read_csv(path: Path) -> RuleSet:
         datasets[scope] = dataset
     if problems:
         raise RuleSetError(problems)
-    source = path.name if path.is_file() else f"{path.name}/"
+    source = f"{path.name}/" if path.is_dir() else path.name
     return RuleSet(source, datasets)
 
 

@@ -148,10 +148,27 @@ def test_json_export_to_standard_output_has_natural_keys_only(sample_rules):
     assert "id" not in document["global"]
 
 
-def test_csv_export_needs_a_directory(db):
-    with pytest.raises(CommandError, match="pass -o DIRECTORY") as caught:
-        run_export("--format", "csv")
-    assert caught.value.returncode == 2
+def test_csv_export_to_stdout_shows_each_file(sample_rules):
+    out = run_export("--format", "csv")
+    blocks = out.split("\n# ")
+    assert [block.split("\n", 1)[0].lstrip("# ") for block in blocks] == [
+        "global.csv",
+        "groups.csv",
+        "users.csv",
+    ]
+    for block in blocks:
+        name, text = block.lstrip("# ").split("\n", 1)
+        expected = (SAMPLES / "ruleset-csv" / name).read_bytes().decode()
+        assert text.rstrip() == expected.rstrip()
+
+
+def test_csv_export_to_a_csv_name_round_trips(sample_rules, tmp_path):
+    run_export("--format", "csv", "-o", str(tmp_path / "policy.csv"))
+    written = sorted(path.name for path in tmp_path.iterdir())
+    assert written == ["policy.global.csv", "policy.groups.csv", "policy.users.csv"]
+    status, out, _ = run_import(tmp_path / "policy.csv", "--dry-run")
+    assert status == 0
+    assert "No changes" in out
 
 
 # --- dry run and drift --------------------------------------------------------------------------
