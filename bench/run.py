@@ -444,7 +444,8 @@ def warm_path(args: argparse.Namespace, loop: asyncio.AbstractEventLoop) -> list
     if not args.rounds:
         return targets
     print(
-        f"\nWarm path: {args.rounds} rounds x {args.batch} requests per variant "
+        f"\nWarm path: {args.rounds} rounds x {args.batch} (WSGI) / {args.asgi_batch} (ASGI) "
+        "requests per variant "
         f"(+{args.warmup} warm-up), interleaved",
         flush=True,
     )
@@ -466,7 +467,8 @@ def warm_path(args: argparse.Namespace, loop: asyncio.AbstractEventLoop) -> list
                 set_global_rule(enabled)
                 for target in phase:
                     target.run(args.warmup, loop)
-                timings = interleaved(phase, args.batch, loop)
+                batch = args.batch if group[0].path == "wsgi" else args.asgi_batch
+                timings = interleaved(phase, batch, loop)
                 # A request that the OS preempted for another process is an outlier of its
                 # batch, not a shift of the median.
                 bare_wall = statistics.median(timings[bare][0])
@@ -889,8 +891,9 @@ def profile(
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds, a smaller rule set")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 15, quick 5)")
-    parser.add_argument("--batch", type=int, help="timed requests per variant and round")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 12, quick 4)")
+    parser.add_argument("--batch", type=int, help="timed WSGI requests per variant and round")
+    parser.add_argument("--asgi-batch", type=int, help="timed ASGI requests per variant and round")
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--count", type=int, default=100, help="requests of the counting pass")
     parser.add_argument("--paths", nargs="+", default=["wsgi", "asgi"], choices=["wsgi", "asgi"])
@@ -909,8 +912,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep-db", action="store_true", help="keep the temporary database")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
-    args.rounds = args.rounds or (5 if args.quick else 15)
+    args.rounds = args.rounds or (4 if args.quick else 12)
     args.batch = args.batch or (50 if args.quick else 100)
+    args.asgi_batch = args.asgi_batch or (20 if args.quick else 40)
     args.scale_users = args.scale_users or (10_000 if args.quick else 100_000)
     args.scale_groups = args.scale_groups or (1_000 if args.quick else 10_000)
     args.cold_reps = 20 if args.quick else 50
