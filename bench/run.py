@@ -11,11 +11,15 @@ Four variants of the same site, each its own handler with its own ``MIDDLEWARE``
 
 for the ``db`` and the ``cache`` session engines, through the WSGI (sync view) and the ASGI
 (async view) handlers. Every request is a logged-in ``GET`` of a page that reads the user, so the
-bare stack pays for loading the session and the user too. The variants are interleaved in rounds
-(rotating their order); each round times every request of a batch per variant and keeps the batch's
-median request (a request preempted by another process is an outlier, not a shift). The table shows
-the median of those over the rounds and the median of the per-round ratios against (1). Query
-counts and session writes come from a separate, untimed pass.
+bare stack pays for loading the session and the user too.
+
+The variants take turns request by request (the order rotates), so they all meet the machine in
+the same state; (3) and (4) need the global rule off and on, so each round has two phases, each
+with the bare stack for the ratios. Each request's wall-clock time and the process's CPU time
+(which leaves out the time the OS gave to other processes: the better number on a shared machine)
+are recorded; a round keeps each variant's median request, and the table shows the median over
+the rounds and the median of the per-round ratios against (1) of the same phase. Query counts
+and session writes come from a separate, untimed pass.
 
 Then: the cold path (a cache miss) for users in 1, 20 and 200 groups, and a large rule set
 (100,000 user rules, 10,000 group rules): cold resolution, the admin changelists and their search,
@@ -103,9 +107,6 @@ class Counter:
     def __init__(self) -> None:
         self.queries = 0
         self.session_writes = 0
-
-
-_current: list[Counter | None] = [None]
 
 
 @contextmanager
