@@ -889,6 +889,16 @@ def profile(
 # --- main --------------------------------------------------------------------------------------
 
 
+def delete_redis_keys(url: str, prefix: str) -> None:
+    """Delete this run's keys (and only them) from the Redis given with ``--redis``."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start : start + 1000])
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds, a smaller rule set")
@@ -911,6 +921,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile-path", default="wsgi", choices=["wsgi", "asgi"])
     parser.add_argument("--profile-requests", type=int, default=5000)
     parser.add_argument("--keep-db", action="store_true", help="keep the temporary database")
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="use this Redis (e.g. redis://127.0.0.1:6379/15) as the cache, for the policies and "
+        "the cache sessions, instead of the local-memory cache; its keys are deleted at the end",
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (4 if args.quick else 12)
@@ -928,6 +944,9 @@ def main(argv: list[str] | None = None) -> int:
     directory = tempfile.mkdtemp(prefix="logout_rules_bench_")
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     os.environ["LOGOUT_RULES_BENCH_DB"] = os.path.join(directory, "bench.sqlite3")
+    if args.redis:
+        os.environ["LOGOUT_RULES_BENCH_REDIS"] = args.redis
+        os.environ["LOGOUT_RULES_BENCH_REDIS_PREFIX"] = f"logout_rules_bench_{os.getpid()}"
     try:
         import django
         from django.core.management import call_command
@@ -938,7 +957,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(
             f"logout_rules benchmark — Python {platform.python_version()}, Django "
-            f"{django.get_version()}, {os.cpu_count()} CPUs, SQLite on disk, local-memory cache"
+            f"{django.get_version()}, {os.cpu_count()} CPUs, SQLite on disk, "
+            + (f"Redis cache ({args.redis})" if args.redis else "local-memory cache")
         )
         loop = asyncio.new_event_loop()
         if args.profile:
@@ -954,6 +974,8 @@ def main(argv: list[str] | None = None) -> int:
             import_rules(args)
         loop.close()
     finally:
+        if args.redis:
+            delete_redis_keys(args.redis, os.environ["LOGOUT_RULES_BENCH_REDIS_PREFIX"])
         if args.keep_db:
             print(f"database kept in {directory}")
         else:
