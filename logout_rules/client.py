@@ -71,8 +71,8 @@ def current_state(request: HttpRequest) -> RequestState | None:
     return RequestState(user_id, effective, now, times.login_at, times.activity_at, False)
 
 
-def seconds_left(request: HttpRequest, state: RequestState) -> tuple[int | None, int | None]:
-    """Seconds until the idle and the session limit (``None`` where no limit applies)."""
+def time_left(request: HttpRequest, state: RequestState) -> tuple[float | None, float | None]:
+    """Exact seconds until the idle and the session limit (``None`` where no limit applies)."""
     effective = state.policy
     idle = None
     if effective.idle_time is not None:
@@ -80,6 +80,12 @@ def seconds_left(request: HttpRequest, state: RequestState) -> tuple[int | None,
     session = None
     if effective.session_time is not None:
         session = effective.session_time - (state.now - state.login_at)
+    return idle, session
+
+
+def seconds_left(request: HttpRequest, state: RequestState) -> tuple[int | None, int | None]:
+    """Whole seconds until the idle and the session limit, rounded up (``None``: no limit)."""
+    idle, session = time_left(request, state)
     return policy.seconds_left(idle), policy.seconds_left(session)
 
 
@@ -161,18 +167,22 @@ def script_tag(request: HttpRequest, state: RequestState) -> SafeString:
 
 def status_payload(request: HttpRequest, state: RequestState | None) -> dict[str, Any]:
     """The status endpoint's JSON for an authenticated session (``state`` ``None``: no limit)."""
-    if state is None:
-        idle = session = warning = None
-        redirect = False
-    else:
-        idle, session = seconds_left(request, state)
+    idle = session = exact_idle = exact_session = warning = None
+    redirect = False
+    if state is not None:
+        exact_idle, exact_session = time_left(request, state)
+        idle, session = policy.seconds_left(exact_idle), policy.seconds_left(exact_session)
         warning = warning_seconds(state.policy)
         redirect = state.policy.redirect_to_login_immediately
     ends = [value for value in (idle, session) if value is not None]
     left = min(ends) if ends else None
+    # Which limit ends first, from the exact times (whole seconds may tie); "idle" on a real tie,
+    # so that the page offers "Stay signed in".
     ends_by = None
-    if left is not None:
-        ends_by = "session" if session is not None and (idle is None or session < idle) else "idle"
+    if exact_session is not None and (exact_idle is None or exact_session < exact_idle):
+        ends_by = "session"
+    elif exact_idle is not None:
+        ends_by = "idle"
     return {
         "authenticated": True,
         "idle_seconds_left": idle,

@@ -224,6 +224,16 @@ def test_the_tag_is_empty_for_anonymous_visitors(client, settings):
 # --- the status payload ---------------------------------------------------------------------------
 
 
+def test_ends_by_comes_from_the_exact_times(logged_in, clock, settings):
+    settings.AUTO_LOGOUT = {"IDLE_TIME": 600, "SESSION_TIME": 700}
+    clock.advance(100.5)
+    logged_in.get("/private/")  # activity: idle ends 0.5 s after the session
+    clock.advance(0.2)
+    payload = logged_in.get("/logout-rules/status/").json()
+    assert (payload["idle_seconds_left"], payload["session_seconds_left"]) == (600, 600)
+    assert payload["ends_by"] == "session"
+
+
 def test_a_tie_between_the_limits_counts_as_idle(logged_in, clock, settings):
     # "Stay signed in" is offered; if the session then ends first, the dialog says so.
     settings.AUTO_LOGOUT = {"IDLE_TIME": 600, "SESSION_TIME": 600}

@@ -34,6 +34,8 @@
   var FOLLOW_MS = 3000;
   // ...and this long after finding the session ended by something else (an XHR, a logout).
   var GRACE_MS = 300;
+  // A call to the server that takes longer than this counts as failed.
+  var CALL_TIMEOUT_MS = 10000;
   var CHANNEL = "logout_rules";
   var STORAGE_KEY = "logout_rules:message";
   var LOCK = "logout_rules:deadline";
@@ -77,6 +79,7 @@
   var state = {
     idleEnd: null,
     sessionEnd: null,
+    endsBy: null, // the server's word on which limit ends first, for a tie in whole seconds
     busy: false, // a status check or an extension is on its way
     leaving: false,
     leader: false, // this tab ended the session: the others wait for it to leave
@@ -105,10 +108,20 @@
     return state.sessionEnd === null ? state.idleEnd : Math.min(state.idleEnd, state.sessionEnd);
   }
 
-  // On a tie (whole seconds), the idle limit: "Stay signed in" is offered, and if the session
-  // limit then comes first, the dialog says so.
+  // Whether the session limit comes before the idle one. Times are known in whole seconds: on a
+  // tie the server's exact answer decides, else the idle limit ("Stay signed in" is offered; if
+  // the session limit then comes first, the dialog says so).
   function endsBySession() {
-    return state.sessionEnd !== null && (state.idleEnd === null || state.sessionEnd < state.idleEnd);
+    if (state.sessionEnd === null) {
+      return false;
+    }
+    if (state.idleEnd === null) {
+      return true;
+    }
+    if (state.sessionEnd !== state.idleEnd) {
+      return state.sessionEnd < state.idleEnd;
+    }
+    return state.endsBy === "session";
   }
 
   function warningStart() {
@@ -132,6 +145,7 @@
   // The server's answer (status or extend) replaces what this tab believed.
   function apply(data) {
     setDeadlines(number(data.idle_seconds_left), number(data.session_seconds_left));
+    state.endsBy = data.ends_by;
     if (canFetch && config.extendUrl !== null) {
       config.warning = number(data.warning_seconds); // rules apply live, also the warning time
     }
@@ -250,6 +264,14 @@
       };
       options.body = "csrfmiddlewaretoken=" + encodeURIComponent(token);
     }
+    var abort = null;
+    if (typeof window.AbortController === "function") {
+      var controller = new window.AbortController();
+      options.signal = controller.signal;
+      abort = window.setTimeout(function () {
+        controller.abort();
+      }, CALL_TIMEOUT_MS);
+    }
     return window
       .fetch(url, options)
       .then(function (response) {
@@ -268,6 +290,10 @@
       })
       .catch(function () {
         return { error: true };
+      })
+      .then(function (result) {
+        window.clearTimeout(abort);
+        return result;
       });
   }
 
