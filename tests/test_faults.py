@@ -465,7 +465,7 @@ def write_session(client: Client, **values: Any) -> None:
     store = session_engine().SessionStore(session_key(client))
     data = store.load()
     data.update(values)
-    store._session_cache = data  # type: ignore[attr-defined]
+    store._session_cache = data
     store.modified = True
     store.save()
 
@@ -491,7 +491,7 @@ def test_garbage_from_django_auto_logout_never_500(logged_in, clock, value):
     data.pop(session_keys.LOGIN_KEY)
     data.pop(session_keys.ACTIVITY_KEY)
     data[session_keys.LEGACY_ACTIVITY_KEY] = value
-    store._session_cache = data  # type: ignore[attr-defined]
+    store._session_cache = data
     store.modified = True
     store.save()
     assert logged_in.get("/private/").status_code == 200
