@@ -6,7 +6,6 @@ Locally they are skipped, with the reason, when Chromium (or playwright) is miss
 
 from __future__ import annotations
 
-import copy
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,7 +31,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -75,11 +73,9 @@ class Site:
 
 
 @pytest.fixture
-def site(live_server, transactional_db, settings) -> Site:
+def site(browser, live_server, transactional_db, settings) -> Site:
+    """The live server on the browser tests' URLconf (which renders with its own templates)."""
     settings.ROOT_URLCONF = "tests.browser.urls"
-    templates = copy.deepcopy(settings.TEMPLATES)
-    templates[0]["DIRS"] = [TEMPLATES_DIR, *templates[0]["DIRS"]]
-    settings.TEMPLATES = templates
     views.POSTED.clear()
     return Site(live_server.url)
 

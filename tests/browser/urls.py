@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from . import views
@@ -12,7 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path(
         "accounts/login/",
-        views.strict_csp(auth_views.LoginView.as_view(template_name="browser/login.html")),
+        views.strict_csp(views.Login.as_view()),
         name="login",
     ),
     path("logout-rules/", include("logout_rules.urls")),

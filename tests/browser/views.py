@@ -4,10 +4,32 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.template import Engine, RequestContext
+
+#: The pages' own template engine (the test settings' context processors). Switching
+#: ``TEMPLATES`` per test would race with the live server thread, which rebuilds the global
+#: engines lazily and can keep a stale one.
+ENGINE = Engine(
+    dirs=[str(Path(__file__).resolve().parent / "templates")],
+    context_processors=[
+        "django.template.context_processors.request",
+        "django.contrib.auth.context_processors.auth",
+        "django.contrib.messages.context_processors.messages",
+        "logout_rules.context_processors.auto_logout_client",
+    ],
+    libraries={"logout_rules": "logout_rules.templatetags.logout_rules"},
+)
+
+
+def render(request: HttpRequest, name: str, context: dict[str, Any]) -> HttpResponse:
+    return HttpResponse(ENGINE.get_template(name).render(RequestContext(request, context)))
+
 
 #: No inline script or style anywhere: the client must work with files from this origin only.
 CSP = (
@@ -52,6 +74,11 @@ def form(request: HttpRequest) -> HttpResponse:
         POSTED.append(request.POST.get("note", ""))
         return render(request, "browser/page.html", {"title": "saved", "saved": True})
     return render(request, "browser/page.html", {"title": "form", "form": True})
+
+
+class Login(LoginView):
+    def render_to_response(self, context: dict[str, Any], **kwargs: Any) -> HttpResponse:
+        return render(self.request, "browser/login.html", context)
 
 
 def favicon(request: HttpRequest) -> HttpResponse:
