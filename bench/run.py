@@ -13,7 +13,7 @@ for the ``db`` and the ``cache`` session engines, through the WSGI (sync view) a
 (async view) handlers. Every request is a logged-in ``GET`` of a page that reads the user, so the
 bare stack pays for loading the session and the user too.
 
-The variants take turns request by request (the order rotates), so they all meet the machine in
+The variants take turns request by request (in shuffled order), so they all meet the machine in
 the same state; (3) and (4) need the global rule off and on, so each round has two phases, each
 with the bare stack for the ratios. Each request's wall-clock time and the process's CPU time
 (which leaves out the time the OS gave to other processes: the better number on a shared machine)
@@ -269,11 +269,13 @@ class Target:
 
 
 Timings = dict[Target, tuple[list[float], list[float]]]
+_ORDER = random.Random(5)  # the turns' order: shuffled, the same from run to run
 
 
 def interleaved(targets: list[Target], count: int, loop: asyncio.AbstractEventLoop) -> Timings:
-    """``count`` timed requests to each target, taking turns request by request (the order
-    rotates), so that every variant meets the same machine at the same moment.
+    """``count`` timed requests to each target, taking turns request by request in a shuffled
+    order, so that every variant meets the same machine at the same moment and follows each of
+    the others equally often (a request after django-auto-logout's session write is slower).
 
     Each request's wall-clock and CPU time: CPU time is the whole process's (``process_time``),
     so it includes the ASGI handler's worker threads and leaves out the time the OS gave to other
@@ -282,10 +284,15 @@ def interleaved(targets: list[Target], count: int, loop: asyncio.AbstractEventLo
     timings: Timings = {target: ([], []) for target in targets}
     perf = time.perf_counter
     process = time.process_time
-    turns = [targets[shift:] + targets[:shift] for shift in range(len(targets))]
+    shuffle = _ORDER.shuffle
+    turns = []
+    for _ in range(count):
+        turn = list(targets)
+        shuffle(turn)
+        turns.append(turn)
     if targets[0].path == "wsgi":
         for index in range(count):
-            for target in turns[index % len(turns)]:
+            for target in turns[index]:
                 wall, cpu = timings[target]
                 start_cpu = process()
                 start = perf()
@@ -296,7 +303,7 @@ def interleaved(targets: list[Target], count: int, loop: asyncio.AbstractEventLo
 
     async def batch() -> None:
         for index in range(count):
-            for target in turns[index % len(turns)]:
+            for target in turns[index]:
                 wall, cpu = timings[target]
                 start_cpu = process()
                 start = perf()
