@@ -103,8 +103,11 @@ def client_for(settings, middleware: list[str], user, mode: str) -> Get:
     async_client.handler.load_middleware(is_async=True)
     async_client.cookies = logged_in.cookies
 
+    async def fetch(url: str) -> Any:
+        return await async_client.get(url)
+
     def get(url: str) -> Any:
-        return async_to_sync(async_client.get)(url)
+        return async_to_sync(fetch)(url)
 
     return get
 
