@@ -13,13 +13,18 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxLengthValidator, MinValueValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 from solo.models import SingletonModel
 
 from . import policy
 from .conf import MAX_DURATION, MAX_MESSAGE_LENGTH
+
+
+#: The largest priority number: what every database's PositiveIntegerField holds. Django 4.2 adds no
+#: such bound on SQLite, where a larger number passed validation and failed at save (a 500).
+MAX_PRIORITY = 2**31 - 1
 
 
 def validate_duration(value: timedelta | None) -> None:
@@ -191,7 +196,7 @@ class GroupLogoutRule(LogoutRuleFields):
     priority = models.PositiveIntegerField(
         _("priority"),
         default=100,
-        validators=[MinValueValidator(1)],
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_PRIORITY)],
         db_index=True,
         help_text=_(
             "Lower number wins when a user is in several groups; on a tie the strictest value wins."
