@@ -3,7 +3,8 @@
 
 Process A is gunicorn with a sync worker (the WSGI stack); process B is uvicorn (the ASGI stack,
 the middleware in async mode). The user is logged in on both, each with its own session, and B has
-the old policy in the shared cache before each change.
+the old policy in the shared cache before each change. The last tests run two requests of one
+session at the same time, one through each process, in real time.
 
 Runs in the services stage (``make test-services``); skipped when the tests are not configured
 for PostgreSQL and Redis, since two processes cannot share SQLite in memory or a local-memory cache.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -21,13 +23,15 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.models import Group
+from django.contrib.sessions.backends.db import SessionStore
 from django.core.cache import caches
 from django.db import connection
 
 from logout_rules import cache as policy_cache
-from logout_rules.models import GroupLogoutRule
+from logout_rules import session as session_keys
+from logout_rules.models import GroupLogoutRule, UserLogoutRule
 from logout_rules.resources import format_duration_cell
 
 from .services.http import Browser
@@ -200,3 +204,63 @@ def test_rule_set_import_in_another_process_applies_to_the_next_request_through_
     assert GroupLogoutRule.objects.get(group__name="staff").session_time == timedelta(seconds=1)
     assert_next_request_logged_out(alice_b)
     assert_next_request_logged_out(alice_a)
+
+
+# --- two concurrent requests of one session, through the two processes, in real time -----------
+
+
+def log_in_with_user_rule(servers: tuple[Server, Server], alice, idle_seconds: int) -> Browser:
+    """alice with a user rule of ``idle_seconds`` idle time (resolution: 5 %, so every request
+    below records activity), logged in on A."""
+    UserLogoutRule.objects.create(user=alice, idle_time=timedelta(seconds=idle_seconds))
+    browser = Browser("127.0.0.1", servers[0].port)
+    browser.login("alice", PASSWORD)
+    return browser
+
+
+def stored_session(browser: Browser) -> dict[str, object]:
+    return dict(SessionStore(browser.cookies["sessionid"]).load())
+
+
+def in_background(browser: Browser, path: str) -> tuple[threading.Thread, list[object]]:
+    answers: list[object] = []
+    thread = threading.Thread(target=lambda: answers.append(browser.get(path)))
+    thread.start()
+    return thread, answers
+
+
+def test_a_slower_request_through_a_never_undoes_a_logout_made_through_b(servers, site):
+    alice = site
+    _, b = servers
+    on_a = log_in_with_user_rule(servers, alice, idle_seconds=2)
+    time.sleep(1.5)  # alive (1.5 s idle), and due to record activity
+    slow, answers = in_background(on_a, "/slow/?seconds=2")  # holds A for 2 s
+    time.sleep(1.1)  # 2.6 s since the last recorded activity: B logs the session out
+    expired = on_a.at(b.port).get("/private/")
+    assert (expired.status, expired.location) == (302, LOGIN_REDIRECT)
+    slow.join(timeout=30)
+    (late,) = answers
+    # The slow request started while the session was alive; it writes nothing back (so it is
+    # not even turned into Django's SessionInterrupted 400).
+    assert late.status == 200, late
+    assert SESSION_KEY not in stored_session(on_a)
+    after = on_a.get("/private/")
+    assert (after.status, after.location) == (302, LOGIN_REDIRECT)
+
+
+def test_recorded_activity_never_moves_backwards_across_processes(servers, site):
+    alice = site
+    _, b = servers
+    on_a = log_in_with_user_rule(servers, alice, idle_seconds=20)  # resolution 1 s
+    time.sleep(1.2)  # due
+    slow, answers = in_background(on_a, "/slow/?seconds=2")  # records its start time, later
+    time.sleep(1.2)  # due again
+    sent = time.time()
+    assert on_a.at(b.port).get("/private/").status == 200  # records a later activity
+    recorded_by_b = stored_session(on_a)[session_keys.ACTIVITY_KEY]
+    assert isinstance(recorded_by_b, float)
+    assert recorded_by_b >= sent - 0.01
+    slow.join(timeout=30)
+    (late,) = answers
+    assert late.status == 200, late
+    assert stored_session(on_a)[session_keys.ACTIVITY_KEY] >= recorded_by_b

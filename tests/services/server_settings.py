@@ -14,6 +14,7 @@ _default: dict[str, Any] = dict(TEST_DATABASES["default"])
 _default.update(NAME=os.environ["LOGOUT_RULES_SERVER_DB_NAME"], CONN_MAX_AGE=60)
 DATABASES = {"default": _default}
 DEBUG = False
+ROOT_URLCONF = "tests.services.urls"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 LOGGING = {
     "version": 1,
