@@ -21,7 +21,6 @@ from solo.models import SingletonModel
 from . import policy
 from .conf import MAX_DURATION, MAX_MESSAGE_LENGTH
 
-
 #: The largest priority number: what every database's PositiveIntegerField holds. Django 4.2 adds no
 #: such bound on SQLite, where a larger number passed validation and failed at save (a 500).
 MAX_PRIORITY = 2**31 - 1
