@@ -93,13 +93,14 @@ def test_warning_dialog_is_accessible_and_stay_signed_in_keeps_the_session(
     site, browser_context, user, settings
 ):
     settings.AUTO_LOGOUT = {
-        "IDLE_TIME": 61,
+        "IDLE_TIME": 62,  # the dialog comes at about 2 s, after the typing below
         "WARNING_TIME": 60,
         "REDIRECT_TO_LOGIN_IMMEDIATELY": True,
     }
     site.log_in(browser_context.context, user)
     page = browser_context.open(site.at("/page/"))
     page.fill("#draft", "Minutes of the meeting: the budget for next year is")
+    assert page.input_value("#draft").startswith("Minutes of the meeting")
     loaded_activity = stored_activity(user)
 
     dialog = page.get_by_role("alertdialog", name="Are you still there?")
@@ -111,11 +112,11 @@ def test_warning_dialog_is_accessible_and_stay_signed_in_keeps_the_session(
     assert countdown.inner_text() in ("1:00", "0:59", "0:58")
     focused = page.evaluate("document.activeElement.textContent")
     assert focused == "Stay signed in"
-    countdown.filter(has_text="0:58").wait_for()  # a stable picture
+    countdown.filter(has_text="0:59").wait_for()  # a stable picture
     SCREENSHOT.parent.mkdir(exist_ok=True)
     shot = ROOT / "test-results" / "warning-dialog.png"
     shot.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(shot))
+    page.screenshot(path=str(shot), animations="disabled")  # the fade-in finished
     if os.environ.get("LOGOUT_RULES_UPDATE_SCREENSHOT"):
         shutil.copyfile(shot, SCREENSHOT)
 
