@@ -12,13 +12,13 @@ import math
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.core import checks as django_checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import Client
 
 from .factories import GroupFactory, GroupLogoutRuleFactory
+from .test_faults import async_get
 
 GOOD_AUTO_LOGOUT = {"IDLE_TIME": 600, "SESSION_TIME": 3600, "MESSAGE": "Bye."}
 HUGE_INT = 10**400  # beyond any float: float(HUGE_INT) raises OverflowError
@@ -158,7 +158,7 @@ def requests_never_500(client: Client, async_client, clock) -> None:
         assert client.get("/logout-rules/status/").status_code in (200, 401)
         assert client.post("/logout-rules/extend/").status_code in (200, 401)
         async_client.cookies = client.cookies
-        response = async_to_sync(async_client.get)("/private-async/")
+        response = async_get(async_client, "/private-async/")
         assert response.status_code in (200, 403)
         client.cookies.update(response.cookies)
     assert Client().get("/").status_code == 200  # anonymous
