@@ -7,7 +7,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed-dev
 DEMO_DB := sample_site/db.sqlite3
 
-.PHONY: demo test lint test-services matrix loadtest bench browser-deps clean venv
+.PHONY: demo test lint test-services matrix loadtest bench clean venv
 
 venv: $(STAMP)
 
