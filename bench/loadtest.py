@@ -105,7 +105,8 @@ class Budget:
 # --- set-up -------------------------------------------------------------------------------------
 
 
-def create_database() -> None:
+def _maintenance(*statements: str) -> None:
+    """Run statements on the maintenance database (the one the load test's database lives in)."""
     import psycopg
 
     target = {
@@ -115,21 +116,18 @@ def create_database() -> None:
         "dbname": os.environ.get("PGDATABASE", "test"),
     }
     with psycopg.connect(autocommit=True, **target) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{DATABASE}"')
+        for statement in statements:
+            connection.execute(statement)
+
+
+def create_database() -> None:
+    _maintenance(
+        f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)', f'CREATE DATABASE "{DATABASE}"'
+    )
 
 
 def drop_database() -> None:
-    import psycopg
-
-    target = {
-        "host": os.environ.get("PGHOST", "127.0.0.1"),
-        "port": os.environ.get("PGPORT", "5432"),
-        "user": os.environ.get("PGUSER", "postgres"),
-        "dbname": os.environ.get("PGDATABASE", "test"),
-    }
-    with psycopg.connect(autocommit=True, **target) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    _maintenance(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
 
 
 def manage(*args: str) -> subprocess.CompletedProcess[str]:

@@ -181,10 +181,6 @@ class Settings:
         return value
 
     @property
-    def AUTO_LOGOUT(self) -> object:
-        return getattr(settings, "AUTO_LOGOUT", None)
-
-    @property
     def settings_rule(self) -> Rule:
         """The ``AUTO_LOGOUT`` level, parsed (memoized on the raw value)."""
         raw = getattr(settings, "AUTO_LOGOUT", None)
