@@ -32,7 +32,7 @@ from django.db import DEFAULT_DB_ALIAS, transaction
 
 from . import __version__
 from .conf import conf
-from .policy import FIELDS, Layer, Rule, Source
+from .policy import FIELDS, Layer, Revocation, Rule, Source
 
 logger = logging.getLogger("logout_rules")
 
@@ -41,7 +41,7 @@ ERROR_LOG_INTERVAL = 60.0
 #: The generation tokens live much longer than the entries (they are tiny).
 TOKEN_TIMEOUT = 30 * 24 * 3600
 
-_SHAPE = "1"  # bump when the cached value's shape changes (an unknown shape reads as a miss)
+_SHAPE = "2"  # bump when the cached value's shape changes (an unknown shape reads as a miss)
 #: How many distinct layers the per-process memo keeps (see ``intern_layer``).
 LAYER_MEMO_SIZE = 4096
 _last_logged: dict[str, float] = {}
@@ -83,7 +83,8 @@ def entry_key(user_id: object, prefix: str | None = None) -> str:
 #
 # An entry is a plain tuple ``(global token, user token, content, expires at)``, where
 # ``content`` is the layer as plain values: ``(value per field..., ((source kind, source name) per
-# field...))`` and ``expires at`` the epoch second its cache timeout ends. Plain tuples of
+# field...), revocation)``, where ``revocation`` is ``None`` or ``(not before, scope, name)``, and
+# ``expires at`` the epoch second its cache timeout ends. Plain tuples of
 # str/float/bool/None unpickle in about a microsecond, where the dataclasses took about twenty on
 # every warm request.
 #
@@ -98,19 +99,22 @@ _layers: dict[Content, Layer] = {}
 
 
 def _content(layer: Layer) -> Content:
+    revocation = layer.revocation
     return (
         *(getattr(layer.values, name) for name in FIELDS),
         tuple((source.kind, source.name) for source in layer.sources),
+        None if revocation is None else (revocation.not_before, revocation.scope, revocation.name),
     )
 
 
 def _layer(content: Content) -> Layer:
     layer = _layers.get(content)
     if layer is None:
-        *values, sources = content
+        *values, sources, revocation = content
         layer = Layer(
             values=Rule(**dict(zip(FIELDS, values, strict=True))),
             sources=tuple(Source(kind, name) for kind, name in sources),
+            revocation=None if revocation is None else Revocation(*revocation),
         )
         if len(_layers) >= LAYER_MEMO_SIZE:
             _layers.clear()
@@ -136,7 +140,14 @@ def _parse_entry(entry: object) -> _Seen | None:
         return None
     global_token, user_token, content, expires_at = entry
     try:
-        if len(content) != len(FIELDS) + 1 or len(content[-1]) != len(FIELDS):
+        if len(content) != len(FIELDS) + 2 or len(content[-2]) != len(FIELDS):
+            return None
+        revocation = content[-1]
+        if revocation is not None and (
+            not isinstance(revocation, tuple)
+            or len(revocation) != 3
+            or not isinstance(revocation[0], float)
+        ):
             return None
         return _Seen(global_token, user_token, float(expires_at), _layer(content))
     except (TypeError, ValueError):

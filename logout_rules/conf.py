@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.signals import setting_changed
+from django.utils.translation import gettext_lazy
 
 from .policy import Rule
 
@@ -48,6 +49,8 @@ MAX_CACHE_TIMEOUT = int(MAX_DURATION.total_seconds())
 #: The longest cache prefix accepted: our keys add about 60 characters, and memcached refuses keys
 #: longer than 250 or with spaces or control characters.
 MAX_CACHE_PREFIX_LENGTH = 100
+#: What a session ended by a revocation is told (translated when shown).
+DEFAULT_REVOKED_MESSAGE = gettext_lazy("You have been signed out.")
 #: The largest rule-set file an import reads (admin upload or ``logout_rules import``): 10 MiB.
 DEFAULT_IMPORT_MAX_BYTES = 10 * 1024 * 1024
 
@@ -136,6 +139,11 @@ def _activity_resolution(value: object) -> float | None:
     return None
 
 
+def _revoked_message(value: object) -> str | None:
+    """The configured text; ``None`` (the translated default) when unset or not a string."""
+    return value if isinstance(value, str) else None
+
+
 def _passive_urls(raw: object) -> PassivePatterns:
     names: set[str] = set()
     regexes: list[re.Pattern[str]] = []
@@ -215,6 +223,12 @@ class Settings:
     def ACTIVITY_RESOLUTION(self) -> float | None:
         """Seconds between activity writes; ``None`` means the default (see ``policy``)."""
         return self._read("LOGOUT_RULES_ACTIVITY_RESOLUTION", _activity_resolution)
+
+    @property
+    def REVOKED_MESSAGE(self) -> str:
+        """The message shown once after a revocation ended a session (``""``: none)."""
+        value = self._read("LOGOUT_RULES_REVOKED_MESSAGE", _revoked_message)
+        return str(DEFAULT_REVOKED_MESSAGE) if value is None else value
 
     @property
     def PASSIVE_URLS(self) -> PassivePatterns:

@@ -146,27 +146,42 @@ def _last_login(request: HttpRequest) -> Callable[[], float | None]:
     return read
 
 
-def log_out(request: HttpRequest, effective: policy.Policy, reason: str) -> HttpResponseBase | None:
-    """Log the user out through ``django.contrib.auth``; add the message once; send our signal."""
+def log_out(
+    request: HttpRequest,
+    effective: policy.Policy,
+    reason: str,
+    login_at: float | None = None,
+) -> HttpResponseBase | None:
+    """Log the user out through ``django.contrib.auth``; add the message once; send our signal.
+
+    A revocation shows ``LOGOUT_RULES_REVOKED_MESSAGE``; a limit shows the policy's message.
+    """
     user = getattr(request, "user", None)
     was_authenticated = bool(getattr(user, "is_authenticated", False))
+    message = conf.REVOKED_MESSAGE if reason == "revoked" else effective.message
     auth.logout(request)
-    setattr(request, LOGGED_OUT_ATTRIBUTE, (reason, effective.message))
+    setattr(request, LOGGED_OUT_ATTRIBUTE, (reason, message))
     if hasattr(request, "_acached_user"):
         request._acached_user = AnonymousUser()
     if was_authenticated:
-        if effective.message:
-            messages.info(request, effective.message, fail_silently=True)
+        if message:
+            messages.info(request, message, fail_silently=True)
         auto_logout.send(
-            sender=user.__class__, user=user, request=request, reason=reason, policy=effective
+            sender=user.__class__,
+            user=user,
+            request=request,
+            reason=reason,
+            policy=effective,
+            login_at=login_at,
         )
     if wants_json(request):
-        return expired_response(request, reason, effective.message)
+        return expired_response(request, reason, message)
     return None
 
 
 def check_request(request: HttpRequest) -> HttpResponseBase | None:
-    """The request phase: judge the session; log out when a limit has passed.
+    """The request phase: judge the session; log out when a limit has passed or a revocation
+    applies to the session's login.
 
     Returns a response only for a JSON client whose session just expired; otherwise the request
     continues (as anonymous after a logout).
@@ -182,7 +197,7 @@ def check_request(request: HttpRequest) -> HttpResponseBase | None:
         return log_out(request, policy.NO_POLICY, "session")
     now = clock.now()
     effective = resolver.get_policy(user_id)
-    if not effective.has_limit:
+    if not effective.enforced:
         return None
     times = session_store.read_times(store, now, _last_login(request))
     if times.garbage:
@@ -190,7 +205,7 @@ def check_request(request: HttpRequest) -> HttpResponseBase | None:
     verdict = policy.judge(effective, now, times.login_at, times.activity_at)
     if verdict.expired:
         assert verdict.reason is not None
-        return log_out(request, effective, verdict.reason)
+        return log_out(request, effective, verdict.reason, times.login_at)
     if times.adopted:
         session_store.adopt(store, times)
     setattr(

@@ -15,6 +15,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from solo.models import SingletonModel
 
@@ -226,3 +227,150 @@ class UserLogoutRule(LogoutRuleFields):
 
     def __str__(self) -> str:
         return str(_('Logout rule for user "%(name)s"') % {"name": self.user})
+
+
+class SessionRevocation(models.Model):
+    """ "Sign out now": every session of the users it applies to that logged in at or before
+    ``not_before`` is ended on its next request.
+
+    ``user`` set: that user; ``group`` set: every member of that group (whether or not the group
+    has a rule); neither: everyone. Both set is refused (a constraint and a clean error). Rows are
+    immutable in the admin; deleting one lets sessions that it would have ended go on (those it
+    already ended stay ended). Cache invalidation lives in ``receivers.py``.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="session_revocations",
+        verbose_name=_("user"),
+        help_text=_("Sign out this user's sessions. Leave user and group empty for everyone."),
+    )
+    group = models.ForeignKey(
+        Group,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="session_revocations",
+        verbose_name=_("group"),
+        help_text=_("Sign out the sessions of every member of this group."),
+    )
+    not_before = models.DateTimeField(
+        _("not before"),
+        default=timezone.now,
+        db_index=True,
+        help_text=_("Sessions that logged in at or before this time are ended."),
+    )
+    reason = models.TextField(
+        _("reason"),
+        blank=True,
+        max_length=MAX_MESSAGE_LENGTH,
+        validators=[MaxLengthValidator(MAX_MESSAGE_LENGTH)],
+        help_text=_("Why (for the record; never shown to the users signed out)."),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("session revocation")
+        verbose_name_plural = _("session revocations")
+        ordering = ("-not_before", "-id")
+        constraints = [
+            models.CheckConstraint(
+                condition=~(models.Q(user__isnull=False) & models.Q(group__isnull=False)),
+                name="logout_rules_revocation_user_or_group",
+                violation_error_message=_(
+                    "Choose a user or a group, not both (leave both empty for everyone)."
+                ),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Sign out %(scope)s, sessions from %(when)s or earlier")) % {
+            "scope": self.scope_display(),
+            "when": self.not_before.isoformat(timespec="seconds") if self.not_before else "?",
+        }
+
+    def clean(self) -> None:
+        super().clean()
+        if self.user_id is not None and self.group_id is not None:
+            message = _("Choose a user or a group, not both (leave both empty for everyone).")
+            raise ValidationError({"user": message, "group": message})
+
+    @property
+    def scope(self) -> str:
+        """``"user"``, ``"group"`` or ``"everyone"``."""
+        if self.user_id is not None:
+            return policy.SCOPE_USER
+        if self.group_id is not None:
+            return policy.SCOPE_GROUP
+        return policy.SCOPE_EVERYONE
+
+    def scope_display(self) -> str:
+        if self.user_id is not None:
+            return str(_('user "%(name)s"') % {"name": self.user})
+        if self.group is not None:
+            return str(_('group "%(name)s"') % {"name": self.group.name})
+        return str(_("everyone"))
+
+
+class LogoutEvent(models.Model):
+    """One automatic logout (the audit trail), written by a receiver of our ``auto_logout``
+    signal, never on the warm path."""
+
+    REASON_IDLE = "idle"
+    REASON_SESSION = "session"
+    REASON_REVOKED = "revoked"
+    REASONS = (
+        (REASON_IDLE, _("idle")),
+        (REASON_SESSION, _("session limit")),
+        (REASON_REVOKED, _("revoked")),
+    )
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    username = models.CharField(
+        _("username"), max_length=255, blank=True, help_text=_("Kept when the user is deleted.")
+    )
+    reason = models.CharField(_("reason"), max_length=16, choices=REASONS)
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+    login_at = models.DateTimeField(_("logged in at"), null=True, blank=True)
+    limit = models.DurationField(
+        _("limit"),
+        null=True,
+        blank=True,
+        help_text=_("The limit that passed (none for a revocation)."),
+    )
+    source = models.CharField(
+        _("source"),
+        max_length=255,
+        blank=True,
+        help_text=_('Where the limit came from, as "explain" says it.'),
+    )
+
+    class Meta:
+        verbose_name = _("logout event")
+        verbose_name_plural = _("logout events")
+        ordering = ("-at", "-id")
+
+    def __str__(self) -> str:
+        return str(_("%(username)s logged out (%(reason)s) at %(at)s")) % {
+            "username": self.username or "?",
+            "reason": self.get_reason_display(),
+            "at": self.at.isoformat(timespec="seconds") if self.at else "?",
+        }

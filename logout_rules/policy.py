@@ -24,7 +24,7 @@ FIELDS: tuple[str, ...] = (
 )
 DURATION_FIELDS: tuple[str, ...] = ("idle_time", "session_time", "warning_time")
 
-Reason = Literal["idle", "session"]
+Reason = Literal["idle", "session", "revoked"]
 
 # Where an effective value came from (see ``Source.describe``).
 KIND_USER = "user"
@@ -80,6 +80,29 @@ class Source:
         return "no limit"
 
 
+#: Who a revocation ("sign out now") applies to.
+SCOPE_USER = "user"
+SCOPE_GROUP = "group"
+SCOPE_EVERYONE = "everyone"
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """The latest revocation that applies to a user: sessions that logged in at or before
+    ``not_before`` (epoch seconds) are ended. ``scope`` is one of the ``SCOPE_*`` names; ``name``
+    is the group's name for a group revocation."""
+
+    not_before: float
+    scope: str
+    name: str = ""
+
+    def describe(self) -> str:
+        """``revocation of user``, ``revocation of group "staff"`` or ``revocation of everyone``."""
+        if self.scope == SCOPE_GROUP:
+            return f'revocation of group "{self.name}"'
+        return f"revocation of {self.scope}"
+
+
 NO_SOURCE = Source(KIND_DEFAULT)
 SETTINGS_SOURCE = Source(KIND_SETTINGS)
 USER_SOURCE = Source(KIND_USER)
@@ -92,11 +115,13 @@ class Layer:
 
     This is what the policy cache stores for a user: it does not contain the settings level, which
     is merged at request time so that a settings change (or ``override_settings``) applies at once.
-    Unset fields hold ``None`` with ``NO_SOURCE``.
+    Unset fields hold ``None`` with ``NO_SOURCE``. ``revocation`` is the latest revocation that
+    applies to the user, if any.
     """
 
     values: Rule = field(default_factory=Rule)
     sources: tuple[Source, ...] = tuple(NO_SOURCE for _ in FIELDS)
+    revocation: Revocation | None = None
 
 
 EMPTY_LAYER = Layer()
@@ -112,10 +137,16 @@ class Policy:
     message: str = ""
     redirect_to_login_immediately: bool = False
     sources: tuple[Source, ...] = tuple(NO_SOURCE for _ in FIELDS)
+    revocation: Revocation | None = None
 
     @property
     def has_limit(self) -> bool:
         return self.idle_time is not None or self.session_time is not None
+
+    @property
+    def enforced(self) -> bool:
+        """Whether sessions of this user must be judged at all (a limit or a revocation)."""
+        return self.has_limit or self.revocation is not None
 
     def source(self, name: str) -> Source:
         return self.sources[FIELDS.index(name)]
@@ -166,11 +197,13 @@ def resolve_layer(
     user_rule: Rule | None,
     group_rules: Iterable[GroupRule],
     global_rule: Rule | None,
+    revocation: Revocation | None = None,
 ) -> Layer:
     """Merge the database levels per field: user rule → group rules → global rule.
 
     Callers pass only enabled rules. Among groups, the rules with the lowest ``priority`` number
-    that set the field decide; ties go to the strictest value (see ``_strictest``).
+    that set the field decide; ties go to the strictest value (see ``_strictest``). The latest
+    applicable revocation is carried as is.
     """
     groups = list(group_rules)
     values: dict[str, object] = {}
@@ -189,7 +222,11 @@ def resolve_layer(
         else:
             values[name] = found[0]
             sources.append(found[1])
-    return Layer(values=Rule(**values), sources=tuple(sources))  # type: ignore[arg-type]
+    return Layer(
+        values=Rule(**values),  # type: ignore[arg-type]
+        sources=tuple(sources),
+        revocation=revocation,
+    )
 
 
 def merge(layer: Layer, settings_rule: Rule) -> Policy:
@@ -208,7 +245,7 @@ def merge(layer: Layer, settings_rule: Rule) -> Policy:
         merged["message"] = ""
     if merged["redirect_to_login_immediately"] is None:
         merged["redirect_to_login_immediately"] = False
-    return Policy(sources=tuple(sources), **merged)  # type: ignore[arg-type]
+    return Policy(sources=tuple(sources), revocation=layer.revocation, **merged)  # type: ignore[arg-type]
 
 
 def resolve(
@@ -237,8 +274,14 @@ class Verdict(NamedTuple):
     seconds_until_session_end: float | None = None
 
 
+def revoked(policy: Policy, login_at: float) -> bool:
+    """Whether a revocation ends this session: it logged in at or before ``not_before``."""
+    return policy.revocation is not None and login_at <= policy.revocation.not_before
+
+
 def judge(policy: Policy, now: float, login_at: float, activity_at: float) -> Verdict:
-    """Judge a session. It expires when the elapsed time is *strictly greater* than a limit.
+    """Judge a session. It expires when the elapsed time is *strictly greater* than a limit, or
+    when a revocation applies to its login (reason ``"revoked"``, which comes first).
 
     When both limits have passed, the reason is the one whose deadline passed first.
     """
@@ -247,7 +290,9 @@ def judge(policy: Policy, now: float, login_at: float, activity_at: float) -> Ve
     idle_over = idle_left is not None and idle_left < 0
     session_over = session_left is not None and session_left < 0
     reason: Reason | None = None
-    if idle_over and session_over:
+    if revoked(policy, login_at):
+        reason = "revoked"
+    elif idle_over and session_over:
         assert idle_left is not None
         assert session_left is not None
         reason = "session" if session_left <= idle_left else "idle"

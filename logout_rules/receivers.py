@@ -14,12 +14,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.http import HttpRequest
 
 from . import cache, clock
 from . import session as session_store
-from .models import GlobalLogoutRule, GroupLogoutRule, UserLogoutRule
+from .models import GlobalLogoutRule, GroupLogoutRule, SessionRevocation, UserLogoutRule
+
+#: On a revocation being saved or deleted: the users it applied to before (see
+#: ``remember_revocation_subject``), invalidated together with the users it applies to now.
+_PREVIOUS_SUBJECT = "_logout_rules_previous_subject"
 
 
 def start_session_clock(sender: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
@@ -73,6 +77,65 @@ def invalidate_membership(
         cache.invalidate_users_on_commit(pk_set, using=using)
 
 
+def _members(group_id: Any, using: str | None) -> list[object]:
+    user_model = get_user_model()
+    try:
+        user_model._meta.get_field("groups")
+    except FieldDoesNotExist:
+        return []
+    manager = user_model._default_manager.db_manager(using)
+    return list(manager.filter(groups=group_id).values_list("pk", flat=True))
+
+
+def _revocation_subject(
+    user_id: object, group_id: object, using: str | None
+) -> tuple[bool, list[object]]:
+    """``(everyone, user ids)``: who a revocation with this subject applies to now."""
+    if user_id is not None:
+        return False, [user_id]
+    if group_id is not None:
+        return False, _members(group_id, using)
+    return True, []
+
+
+def remember_revocation_subject(
+    sender: Any, instance: SessionRevocation, using: str | None = None, **kwargs: Any
+) -> None:
+    """``pre_save``/``pre_delete``: who the stored row applies to, before it changes or goes.
+
+    Rows are immutable in the admin, but code may move one to another subject: the users it
+    applied to are invalidated too. Group members are read here, before a cascade (deleting the
+    group) removes the memberships.
+    """
+    previous: tuple[bool, list[object]] | None = None
+    if instance.pk is not None:
+        row = (
+            SessionRevocation._default_manager.db_manager(using)
+            .filter(pk=instance.pk)
+            .values("user_id", "group_id")
+            .first()
+        )
+        if row is not None:
+            previous = _revocation_subject(row["user_id"], row["group_id"], using)
+    setattr(instance, _PREVIOUS_SUBJECT, previous)
+
+
+def invalidate_revocation(
+    sender: Any, instance: SessionRevocation, using: str | None = None, **kwargs: Any
+) -> None:
+    """A revocation was created, changed or deleted: invalidate exactly the users it can affect
+    (its user; its group's members; everyone), after commit."""
+    everyone, user_ids = _revocation_subject(instance.user_id, instance.group_id, using)
+    previous = getattr(instance, _PREVIOUS_SUBJECT, None)
+    if previous is not None:
+        everyone = everyone or previous[0]
+        user_ids = [*user_ids, *previous[1]]
+    if everyone:
+        cache.invalidate_all_on_commit(using=using)
+    elif user_ids:
+        cache.invalidate_users_on_commit(user_ids, using=using)
+
+
 def connect() -> None:
     user_logged_in.connect(start_session_clock, dispatch_uid="logout_rules.start_session_clock")
     for model in (GlobalLogoutRule, GroupLogoutRule):
@@ -90,6 +153,24 @@ def connect() -> None:
     )
     post_save.connect(
         invalidate_renamed_group, sender=Group, dispatch_uid="logout_rules.save.group"
+    )
+    pre_save.connect(
+        remember_revocation_subject,
+        sender=SessionRevocation,
+        dispatch_uid="logout_rules.presave.revocation",
+    )
+    pre_delete.connect(
+        remember_revocation_subject,
+        sender=SessionRevocation,
+        dispatch_uid="logout_rules.predelete.revocation",
+    )
+    post_save.connect(
+        invalidate_revocation, sender=SessionRevocation, dispatch_uid="logout_rules.save.revocation"
+    )
+    post_delete.connect(
+        invalidate_revocation,
+        sender=SessionRevocation,
+        dispatch_uid="logout_rules.delete.revocation",
     )
     try:
         through = get_user_model()._meta.get_field("groups").remote_field.through

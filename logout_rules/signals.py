@@ -3,6 +3,8 @@
 from django.dispatch import Signal
 
 #: Sent after every automatic logout, with ``user`` (the user who was logged out), ``request``,
-#: ``reason`` (``"idle"`` or ``"session"``) and ``policy`` (the effective
-#: ``logout_rules.policy.Policy``). The sender is the user's model class.
+#: ``reason`` (``"idle"``, ``"session"`` or ``"revoked"``), ``policy`` (the effective
+#: ``logout_rules.policy.Policy``; for a revocation, ``policy.revocation`` says which) and
+#: ``login_at`` (when the session logged in, epoch seconds; ``None`` when the session's stored
+#: times were unusable). The sender is the user's model class.
 auto_logout = Signal()

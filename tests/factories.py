@@ -1,4 +1,4 @@
-"""factory-boy factories for users, groups and the three rule models."""
+"""factory-boy factories for users, groups, the three rule models and revocations."""
 
 from __future__ import annotations
 
@@ -6,7 +6,12 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, User
 
-from logout_rules.models import GlobalLogoutRule, GroupLogoutRule, UserLogoutRule
+from logout_rules.models import (
+    GlobalLogoutRule,
+    GroupLogoutRule,
+    SessionRevocation,
+    UserLogoutRule,
+)
 
 
 class UserFactory(factory.django.DjangoModelFactory[User]):
@@ -67,3 +72,12 @@ def global_rule(**values) -> GlobalLogoutRule:
     """Set the singleton's values."""
     rule: GlobalLogoutRule = GlobalLogoutRuleFactory.create(**values)
     return rule
+
+
+class SessionRevocationFactory(factory.django.DjangoModelFactory[SessionRevocation]):
+    """Everyone by default; pass ``user=`` or ``group=`` to narrow it."""
+
+    class Meta:
+        model = SessionRevocation
+
+    reason = "test"

@@ -61,7 +61,7 @@ def calls(monkeypatch):
 def test_policy_is_served_from_the_cache(django_assert_num_queries, settings):
     settings.AUTO_LOGOUT = {"IDLE_TIME": 60}
     user = UserFactory()
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         assert idle(user) == 60
     with django_assert_num_queries(0):
         assert idle(user) == 60
@@ -290,7 +290,7 @@ def test_version_and_prefix_in_keys(settings):
     from logout_rules import __version__
 
     settings.LOGOUT_RULES_CACHE_PREFIX = "custom"
-    assert policy_cache.entry_key(5) == f"custom:{__version__}:1:policy:5"
+    assert policy_cache.entry_key(5) == f"custom:{__version__}:2:policy:5"
 
 
 @pytest.mark.django_db

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -13,8 +14,12 @@ from logout_rules.policy import (
     KIND_GROUP,
     KIND_SETTINGS,
     KIND_USER,
+    SCOPE_EVERYONE,
+    SCOPE_GROUP,
+    SCOPE_USER,
     GroupRule,
     Policy,
+    Revocation,
     Rule,
     Source,
     activity_due,
@@ -267,3 +272,55 @@ def test_warning_due():
     assert warning_due(effective, 20)
     assert not warning_due(Policy(idle_time=60), 1)
     assert not warning_due(effective, None)
+
+
+# --- revocations ("sign out now") ----------------------------------------------------------------
+
+
+def revoked_policy(not_before: float, **limits: float) -> Policy:
+    return replace(
+        Policy(**limits),
+        revocation=Revocation(not_before, SCOPE_USER),
+    )
+
+
+@pytest.mark.parametrize(
+    ("login_at", "expired"),
+    [(999.0, True), (1000.0, True), (1000.000001, False), (5000.0, False)],
+    ids=["before", "at", "just-after", "long-after"],
+)
+def test_a_revocation_ends_sessions_that_logged_in_at_or_before_it(login_at, expired):
+    verdict = judge(revoked_policy(1000.0), now=6000.0, login_at=login_at, activity_at=5999.0)
+    assert verdict.expired is expired
+    assert verdict.reason == ("revoked" if expired else None)
+
+
+def test_a_revocation_comes_before_a_passed_limit():
+    effective = revoked_policy(1000.0, idle_time=60.0, session_time=100.0)
+    verdict = judge(effective, now=5000.0, login_at=500.0, activity_at=500.0)
+    assert verdict.reason == "revoked"
+
+
+def test_a_revocation_is_enforced_without_any_limit():
+    assert not Policy().enforced
+    effective = revoked_policy(1000.0)
+    assert not effective.has_limit
+    assert effective.enforced
+
+
+@pytest.mark.parametrize(
+    ("revocation", "text"),
+    [
+        (Revocation(1.0, SCOPE_USER), "revocation of user"),
+        (Revocation(1.0, SCOPE_GROUP, "staff"), 'revocation of group "staff"'),
+        (Revocation(1.0, SCOPE_EVERYONE), "revocation of everyone"),
+    ],
+)
+def test_revocation_sources_in_explain_words(revocation, text):
+    assert revocation.describe() == text
+
+
+def test_merge_carries_the_revocation_of_the_layer():
+    revocation = Revocation(1.0, SCOPE_GROUP, "staff")
+    layer = resolve_layer(None, [], None, revocation)
+    assert merge(layer, Rule(idle_time=60.0)).revocation is revocation

@@ -164,26 +164,26 @@ def _clear_policy_cache() -> None:
 
 
 @pytest.mark.parametrize("groups", [0, 1, 20, 200])
-def test_cold_request_adds_three_queries_whatever_the_group_count(settings, clock, engine, groups):
+def test_cold_request_adds_four_queries_whatever_the_group_count(settings, clock, engine, groups):
     user = ruled_user(groups)
     bare = queries(client_for(settings, BARE, user, "sync"), "/bare/")
     ours = client_for(settings, WITH_US, user, "sync")
     _clear_policy_cache()
     cold = queries(ours, "/bare/")
     extra = [sql for sql in cold if sql not in bare]
-    assert len(cold) == len(bare) + 3
+    assert len(cold) == len(bare) + 4
     assert all("logout_rules_" in sql for sql in extra)
     assert queries(ours, "/bare/") == bare
 
 
-def test_cold_request_after_an_invalidation_adds_three_queries(settings, clock, mode):
+def test_cold_request_after_an_invalidation_adds_four_queries(settings, clock, mode):
     user = ruled_user(5)
     url = page_for(mode)
     bare = queries(client_for(settings, BARE, user, mode), url)
     ours = client_for(settings, WITH_US, user, mode)
     queries(ours, url)
     _clear_policy_cache()
-    assert len(queries(ours, url)) == len(bare) + 3
+    assert len(queries(ours, url)) == len(bare) + 4
     assert queries(ours, url) == bare
 
 

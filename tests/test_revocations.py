@@ -1,0 +1,393 @@
+"""Session revocations ("sign out now"): the rows, their share of resolution and of the cache, and
+how the middleware ends the sessions they apply to (sync and async, db and cache sessions)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from logout_rules import loading, resolver
+from logout_rules.models import SessionRevocation
+from logout_rules.policy import SCOPE_EVERYONE, SCOPE_GROUP, SCOPE_USER, Revocation
+from logout_rules.signals import auto_logout
+
+from .factories import GroupFactory, SessionRevocationFactory, UserFactory
+from .test_middleware import AsyncRunner
+
+pytestmark = pytest.mark.django_db
+
+REVOKED = "You have been signed out."
+LOGIN_REDIRECT = "/accounts/login/?next=/private/"
+
+
+def at(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Run the on-commit callbacks of what the test writes (the invalidations)."""
+
+    def run(make):
+        with django_capture_on_commit_callbacks(execute=True):
+            return make()
+
+    return run
+
+
+# --- the rows ------------------------------------------------------------------------------------
+
+
+def test_user_and_group_together_are_refused_by_a_clean_error():
+    revocation = SessionRevocation(user=UserFactory(), group=GroupFactory())
+    with pytest.raises(ValidationError) as error:
+        revocation.full_clean()
+    assert set(error.value.message_dict) >= {"user", "group"}
+
+
+def test_user_and_group_together_are_refused_by_the_database():
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SessionRevocation.objects.create(user=UserFactory(), group=GroupFactory())
+
+
+def test_defaults_everyone_now():
+    before = datetime.now(tz=UTC)
+    revocation = SessionRevocation.objects.create()
+    assert revocation.scope == SCOPE_EVERYONE
+    assert before <= revocation.not_before <= datetime.now(tz=UTC)
+    assert revocation.reason == ""
+    assert revocation.created_by is None
+    assert revocation.created_at is not None
+    assert "everyone" in str(revocation)
+
+
+# --- resolution ----------------------------------------------------------------------------------
+
+
+def test_no_revocation_resolves_to_none(user):
+    assert loading.load_revocation(user.pk) is None
+
+
+def test_the_users_own_revocation(user):
+    mine = SessionRevocationFactory(user=user, not_before=at(1000))
+    SessionRevocationFactory(user=UserFactory(), not_before=at(5000))  # someone else's
+    assert loading.load_revocation(user.pk) == Revocation(mine.not_before.timestamp(), SCOPE_USER)
+
+
+def test_a_group_revocation_applies_whether_or_not_the_group_has_a_rule(user):
+    staff = GroupFactory(name="staff")
+    user.groups.add(staff)
+    SessionRevocationFactory(group=staff, not_before=at(2000))
+    SessionRevocationFactory(group=GroupFactory(name="other"), not_before=at(9000))
+    assert loading.load_revocation(user.pk) == Revocation(2000.0, SCOPE_GROUP, "staff")
+
+
+def test_the_latest_of_user_group_and_everyone_applies(user):
+    staff = GroupFactory(name="staff")
+    user.groups.add(staff)
+    SessionRevocationFactory(user=user, not_before=at(1000))
+    SessionRevocationFactory(group=staff, not_before=at(3000))
+    SessionRevocationFactory(not_before=at(2000))
+    assert loading.load_revocation(user.pk) == Revocation(3000.0, SCOPE_GROUP, "staff")
+    SessionRevocationFactory(not_before=at(4000))
+    assert loading.load_revocation(user.pk) == Revocation(4000.0, SCOPE_EVERYONE)
+
+
+@pytest.mark.parametrize("groups", [0, 1, 20])
+def test_the_revocation_is_one_query_whatever_the_group_count(user, groups):
+    for number in range(groups):
+        group = GroupFactory(name=f"team{number}")
+        user.groups.add(group)
+        SessionRevocationFactory(group=group, not_before=at(1000 + number))
+    with CaptureQueriesContext(connection) as queries:
+        found = loading.load_revocation(user.pk)
+    assert len(queries) == 1
+    assert (found is None) == (groups == 0)
+
+
+def statements(queries: CaptureQueriesContext) -> list[str]:
+    """The captured SQL without the savepoint that guards a load inside a transaction."""
+    return [
+        query["sql"]
+        for query in queries.captured_queries
+        if "SAVEPOINT" not in query["sql"].upper()
+    ]
+
+
+def test_the_revocation_is_part_of_the_cached_layer(user):
+    SessionRevocationFactory(user=user, not_before=at(1000))
+    with CaptureQueriesContext(connection) as cold:
+        effective = resolver.get_policy(user.pk)
+    assert len(statements(cold)) == 4
+    assert effective.revocation == Revocation(1000.0, SCOPE_USER)
+    with CaptureQueriesContext(connection) as warm:
+        assert resolver.get_policy(user.pk).revocation == Revocation(1000.0, SCOPE_USER)
+    assert statements(warm) == []
+
+
+# --- invalidation: exactly the users a revocation can affect, after commit ------------------------
+
+
+def warm(*users) -> None:
+    for user in users:
+        resolver.get_policy(user.pk)
+
+
+def test_a_user_revocation_invalidates_that_user_only(committed):
+    alice, bob = UserFactory(), UserFactory()
+    warm(alice, bob)
+    committed(lambda: SessionRevocationFactory(user=alice))
+    assert resolver.get_policy(alice.pk).revocation is not None
+    with CaptureQueriesContext(connection) as queries:
+        assert resolver.get_policy(bob.pk).revocation is None
+    assert len(queries) == 0
+
+
+def test_a_group_revocation_invalidates_its_members_only(committed):
+    staff = GroupFactory(name="staff")
+    member, outsider = UserFactory(), UserFactory()
+    member.groups.add(staff)
+    warm(member, outsider)
+    committed(lambda: SessionRevocationFactory(group=staff))
+    assert resolver.get_policy(member.pk).revocation is not None
+    with CaptureQueriesContext(connection) as queries:
+        assert resolver.get_policy(outsider.pk).revocation is None
+    assert len(queries) == 0
+
+
+def test_an_everyone_revocation_invalidates_everyone(committed):
+    alice, bob = UserFactory(), UserFactory()
+    warm(alice, bob)
+    committed(lambda: SessionRevocationFactory())
+    assert resolver.get_policy(alice.pk).revocation is not None
+    assert resolver.get_policy(bob.pk).revocation is not None
+
+
+def test_a_rolled_back_revocation_invalidates_nothing(user):
+    warm(user)
+    with transaction.atomic():
+        SessionRevocationFactory(user=user)
+        transaction.set_rollback(True)
+    with CaptureQueriesContext(connection) as queries:
+        assert resolver.get_policy(user.pk).revocation is None
+    assert len(queries) == 0
+
+
+def test_deleting_a_revocation_invalidates_the_users_it_applied_to(committed):
+    staff = GroupFactory(name="staff")
+    member = UserFactory()
+    member.groups.add(staff)
+    revocation = committed(lambda: SessionRevocationFactory(group=staff))
+    assert resolver.get_policy(member.pk).revocation is not None
+    committed(revocation.delete)
+    assert resolver.get_policy(member.pk).revocation is None
+
+
+def test_deleting_the_group_invalidates_its_former_members(committed):
+    staff = GroupFactory(name="staff")
+    member = UserFactory()
+    member.groups.add(staff)
+    committed(lambda: SessionRevocationFactory(group=staff))
+    assert resolver.get_policy(member.pk).revocation is not None
+    committed(staff.delete)
+    assert resolver.get_policy(member.pk).revocation is None
+
+
+def test_moving_a_revocation_to_another_user_invalidates_both(committed):
+    alice, bob = UserFactory(), UserFactory()
+    revocation = committed(lambda: SessionRevocationFactory(user=alice))
+    warm(alice, bob)
+    assert resolver.get_policy(alice.pk).revocation is not None
+    revocation.user = bob
+    committed(revocation.save)
+    assert resolver.get_policy(alice.pk).revocation is None
+    assert resolver.get_policy(bob.pk).revocation is not None
+
+
+# --- enforcement ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sync", "async"])
+def get(request, logged_in, async_client):
+    """``get(path, **extra)`` through the WSGI or the ASGI handler, as the logged-in user."""
+    if request.param == "sync":
+        return logged_in.get
+    return AsyncRunner(async_client, logged_in).get
+
+
+def path_for(get) -> str:
+    return (
+        "/private-async/"
+        if isinstance(getattr(get, "__self__", None), AsyncRunner)
+        else "/private/"
+    )
+
+
+def assert_signed_out(response, path: str) -> None:
+    if path == "/private/":
+        assert response.status_code == 302
+        assert response["Location"] == LOGIN_REDIRECT
+    else:
+        assert response.status_code == 403
+
+
+def is_logged_in(client) -> bool:
+    return SESSION_KEY in SessionStore(client.cookies["sessionid"].value).load()
+
+
+@pytest.fixture(params=["db", "cache"])
+def engine(request, settings):
+    settings.SESSION_ENGINE = f"django.contrib.sessions.backends.{request.param}"
+    return request.param
+
+
+@pytest.mark.parametrize("subject", ["user", "group", "everyone"], ids=["own", "group", "everyone"])
+def test_a_session_that_logged_in_before_is_ended_on_its_next_request(
+    engine, subject, get, logged_in, user, clock, committed
+):
+    path = path_for(get)
+    assert get(path).status_code == 200
+    scope = {}
+    if subject == "user":
+        scope["user"] = user
+    elif subject == "group":
+        staff = GroupFactory(name="staff")
+        user.groups.add(staff)
+        scope["group"] = staff
+    committed(lambda: SessionRevocationFactory(not_before=at(clock.value + 1), **scope))
+    clock.advance(2)
+    assert_signed_out(get(path), path)
+    assert get(path).status_code != 200  # stays signed out
+
+
+def test_a_session_that_logged_in_after_is_untouched(get, logged_in, user, clock, committed):
+    committed(lambda: SessionRevocationFactory(user=user, not_before=at(clock.value - 1)))
+    path = path_for(get)
+    for _ in range(3):
+        clock.advance(10)
+        assert get(path).status_code == 200
+
+
+def test_login_at_the_very_instant_counts_as_before(logged_in, user, clock, committed):
+    committed(lambda: SessionRevocationFactory(user=user, not_before=at(clock.value)))
+    assert logged_in.get("/private/").status_code == 302
+
+
+def test_a_revocation_applies_without_any_limit(settings, get, logged_in, user, clock, committed):
+    settings.AUTO_LOGOUT = {}
+    path = path_for(get)
+    assert get(path).status_code == 200
+    committed(lambda: SessionRevocationFactory(user=user, not_before=at(clock.value + 1)))
+    assert_signed_out(get(path), path)
+
+
+def test_other_users_are_not_signed_out(client, clock, committed):
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    client.force_login(bob)
+    committed(lambda: SessionRevocationFactory(user=alice, not_before=at(clock.value + 1)))
+    assert client.get("/private/").status_code == 200
+
+
+def test_a_new_login_after_the_revocation_works(client, user, clock, committed):
+    client.force_login(user)
+    committed(lambda: SessionRevocationFactory(user=user, not_before=at(clock.value + 1)))
+    assert client.get("/private/").status_code == 302
+    clock.advance(5)
+    client.force_login(user)
+    assert client.get("/private/").status_code == 200
+
+
+def test_the_message_is_shown_once(logged_in, user, clock, committed):
+    committed(lambda: SessionRevocationFactory(user=user, not_before=at(clock.value + 1)))
+    response = logged_in.get("/private/", follow=True)
+    assert response.redirect_chain == [(LOGIN_REDIRECT, 302)]
+    assert response.content.count(REVOKED.encode()) == 1
+    assert REVOKED.encode() not in logged_in.get("/accounts/login/").content
+
+
+def test_the_message_is_configurable_and_escaped(settings, logged_in, user, clock, committed):
+    settings.LOGOUT_RULES_REVOKED_MESSAGE = "<b>Bye</b>"
+    committed(lambda: SessionRevocationFactory(user=user, not_before=at(clock.value + 1)))
+    response = logged_in.get("/", follow=True)
+    assert b"&lt;b&gt;Bye&lt;/b&gt;" in response.content
+    assert b"<b>Bye</b>" not in response.content
+
+
+def test_an_empty_message_shows_none(settings, logged_in, user, clock, committed):
+    settings.LOGOUT_RULES_REVOKED_MESSAGE = ""
+    committed(lambda: SessionRevocationFactory(user=user, not_before=at(clock.value + 1)))
+    response = logged_in.get("/")
+    assert response.context["user"].is_anonymous
+    assert b'class="message"' not in response.content
+
+
+def test_the_signal_says_revoked(logged_in, user, clock, committed):
+    received = []
+    auto_logout.connect(lambda sender, **kwargs: received.append(kwargs), weak=False)
+    try:
+        login_at = clock.value
+        committed(lambda: SessionRevocationFactory(user=user, not_before=at(clock.value + 1)))
+        clock.advance(3)
+        logged_in.get("/private/")
+    finally:
+        auto_logout.receivers.clear()
+        auto_logout.sender_receivers_cache.clear()
+    assert len(received) == 1
+    kwargs = received[0]
+    assert kwargs["reason"] == "revoked"
+    assert kwargs["user"] == user
+    assert kwargs["login_at"] == login_at
+    assert kwargs["policy"].revocation == Revocation(login_at + 1, SCOPE_USER)
+
+
+def test_a_json_client_gets_the_401_with_the_reason(logged_in, user, clock, committed):
+    committed(lambda: SessionRevocationFactory(user=user, not_before=at(clock.value + 1)))
+    response = logged_in.get("/private/", headers={"accept": "application/json"})
+    assert response.status_code == 401
+    payload = response.json()
+    assert payload["reason"] == "revoked"
+    assert payload["message"] == REVOKED
+
+
+def test_status_answers_signed_out_with_the_reason(logged_in, user, clock, committed):
+    committed(lambda: SessionRevocationFactory(user=user, not_before=at(clock.value + 1)))
+    response = logged_in.get("/logout-rules/status/")
+    assert response.status_code == 200
+    payload = response.json()
+    assert payload["authenticated"] is False
+    assert payload["reason"] == "revoked"
+    assert payload["message"] == REVOKED
+    assert not is_logged_in(logged_in)
+
+
+def test_a_warm_request_after_a_revocation_makes_the_bare_queries(
+    logged_in, user, clock, committed
+):
+    committed(lambda: SessionRevocationFactory(user=user, not_before=at(clock.value - 1)))
+    logged_in.get("/bare/")  # resolves (cold)
+    with CaptureQueriesContext(connection) as queries:
+        assert logged_in.get("/bare/").status_code == 200
+    assert not any("logout_rules_" in query["sql"] for query in queries.captured_queries)
+
+
+def test_an_old_revocation_does_not_end_a_later_session_of_a_ruled_user(
+    settings, client, user, clock, committed
+):
+    settings.AUTO_LOGOUT = {"IDLE_TIME": 60}
+    committed(
+        lambda: SessionRevocationFactory(
+            not_before=at(clock.value - timedelta(days=1).total_seconds())
+        )
+    )
+    client.force_login(user)
+    clock.advance(30)
+    assert client.get("/private/").status_code == 200
+    clock.advance(61)
+    response = client.get("/private/", headers={"accept": "application/json"})
+    assert response.json()["reason"] == "idle"
