@@ -129,8 +129,9 @@ def test_add_group_rule(superuser_client, db):
         ("idle_time", "-00:05:00", "longer than zero"),
         ("session_time", "4000 00:00:00", "at most 3650 days"),
         ("idle_time", "ten minutes", "Enter a valid duration"),
+        ("idle_time", "15", "Add a unit, e.g. 15m or 15s."),
         ("idle_time", "999999999 00:00:00", "at most 3650 days"),
-        ("idle_time", "1000000000 00:00:00", "number of days must be between"),
+        ("idle_time", "1000000000 00:00:00", "at most 3650 days"),
         ("priority", "0", "greater than or equal to 1"),
         ("priority", "-3", "greater than or equal to"),
     ],
@@ -150,7 +151,7 @@ def test_invalid_values_are_rejected_and_nothing_is_saved(
 def test_message_modes(superuser_client, db):
     group = GroupFactory(name="staff")
     url = reverse("admin:logout_rules_grouplogoutrule_add")
-    superuser_client.post(url, group_form(group, message_mode="none", message="ignored"))
+    superuser_client.post(url, group_form(group, message_mode="none"))
     assert GroupLogoutRule.objects.get().message == ""
     rule = GroupLogoutRule.objects.get()
     change = reverse("admin:logout_rules_grouplogoutrule_change", args=[rule.pk])
@@ -158,8 +159,27 @@ def test_message_modes(superuser_client, db):
     assert GroupLogoutRule.objects.get().message == "Bye"
     response = superuser_client.post(change, group_form(group, message_mode="custom"))
     assert b"Enter the message" in response.content
-    superuser_client.post(change, group_form(group, message_mode="inherit", message="x"))
+    # Switching back to "Inherit" with the stored text still in the box drops it.
+    superuser_client.post(change, group_form(group, message_mode="inherit", message="Bye"))
     assert GroupLogoutRule.objects.get().message is None
+
+
+@pytest.mark.parametrize(("mode", "choice"), [("inherit", "Inherit"), ("none", "Explicitly")])
+def test_a_typed_message_is_never_thrown_away_silently(superuser_client, db, mode, choice):
+    group = GroupFactory(name="staff")
+    url = reverse("admin:logout_rules_grouplogoutrule_add")
+    response = superuser_client.post(url, group_form(group, message_mode=mode, message="Bye!"))
+    assert response.status_code == 200
+    errors = " ".join(response.context["adminform"].form.errors["message"])
+    assert f'You typed a message but chose "{choice}' in errors
+    assert 'Choose "This message:" to use it, or clear the text.' in errors
+    assert not GroupLogoutRule.objects.exists()
+    # On a stored rule too: new text with "Inherit" is refused, nothing changes.
+    rule = GroupLogoutRuleFactory(group=group, message="Old")
+    change = reverse("admin:logout_rules_grouplogoutrule_change", args=[rule.pk])
+    response = superuser_client.post(change, group_form(group, message_mode=mode, message="New"))
+    assert response.status_code == 200
+    assert GroupLogoutRule.objects.get().message == "Old"
 
 
 def test_overlong_message_rejected(superuser_client, db):
