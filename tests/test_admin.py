@@ -239,3 +239,187 @@ def test_admin_delete_action_invalidates(superuser_client, db, django_capture_on
         )
     assert not UserLogoutRule.objects.exists()
     assert resolver.get_policy(rule.user_id).idle_time == 600  # back to tests.settings
+
+
+# --- durations people can type ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("15m", timedelta(minutes=15)),
+        ("1h 30m", timedelta(hours=1, minutes=30)),
+        ("1h30m", timedelta(hours=1, minutes=30)),
+        ("90s", timedelta(seconds=90)),
+        ("2 hours", timedelta(hours=2)),
+        ("45 minutes", timedelta(minutes=45)),
+        ("1 day", timedelta(days=1)),
+        ("1d 12h", timedelta(days=1, hours=12)),
+        ("00:15:00", timedelta(minutes=15)),
+        ("1 12:00:00", timedelta(days=1, hours=12)),
+        ("PT15M", timedelta(minutes=15)),
+        ("15M", timedelta(minutes=15)),
+        (" 2 HOURS ", timedelta(hours=2)),
+    ],
+)
+def test_the_admin_reads_durations_people_type(superuser_client, db, typed, stored):
+    group = GroupFactory(name="staff")
+    response = superuser_client.post(
+        reverse("admin:logout_rules_grouplogoutrule_add"),
+        group_form(group, idle_time=typed, session_time=typed),
+    )
+    assert response.status_code == 302
+    rule = GroupLogoutRule.objects.get()
+    assert (rule.idle_time, rule.session_time) == (stored, stored)
+
+
+@pytest.mark.parametrize("kind", ["global", "group", "user"])
+@pytest.mark.parametrize("field", ["idle_time", "session_time", "warning_time"])
+def test_a_bare_number_is_an_error_that_names_the_fix(superuser_client, db, kind, field):
+    url, data = form_for(kind)
+    response = superuser_client.post(url, {**data, field: "15"})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors[field] == ["Add a unit, e.g. 15m or 15s."]
+    assert not GroupLogoutRule.objects.exists()
+    assert not UserLogoutRule.objects.exists()
+    assert GlobalLogoutRule.get_solo().idle_time is None
+
+
+def form_for(kind: str) -> tuple[str, dict[str, object]]:
+    data = group_form(GroupFactory(name="staff"), idle_time="")
+    if kind == "group":
+        return reverse("admin:logout_rules_grouplogoutrule_add"), data
+    data.pop("group")
+    data.pop("priority")
+    if kind == "global":
+        return reverse("admin:logout_rules_globallogoutrule_change"), data
+    data["user"] = UserFactory(username="target").pk
+    return reverse("admin:logout_rules_userlogoutrule_add"), data
+
+
+def test_months_are_refused_with_their_own_message(superuser_client, db):
+    url, data = form_for("group")
+    response = superuser_client.post(url, {**data, "session_time": "1 month"})
+    assert response.context["adminform"].form.errors["session_time"] == [
+        "Months and years are not units (their length varies): use days or weeks, e.g. 30d or 4w."
+    ]
+
+
+@pytest.mark.parametrize("kind", ["global", "group", "user"])
+@pytest.mark.parametrize("field", ["idle_time", "session_time"])
+def test_under_a_minute_needs_the_confirmation_box(superuser_client, db, kind, field):
+    url, data = form_for(kind)
+    response = superuser_client.post(url, {**data, field: "45s"})
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert form.errors[field] == [
+        '45s is under a minute: is that what you meant? Tick "Yes, under a minute" below to '
+        "save it."
+    ]
+    content = response.content.decode()
+    assert 'type="checkbox" name="confirm_under_a_minute"' in content
+    assert "Yes, under a minute" in content
+    model = {"global": GlobalLogoutRule, "group": GroupLogoutRule, "user": UserLogoutRule}[kind]
+    assert not model.objects.filter(**{field: timedelta(seconds=45)}).exists()
+    response = superuser_client.post(url, {**data, field: "45s", "confirm_under_a_minute": "on"})
+    assert response.status_code == 302
+    assert model.objects.filter(**{field: timedelta(seconds=45)}).exists()
+
+
+def test_the_confirmation_box_is_hidden_until_needed(superuser_client, db):
+    content = superuser_client.get(reverse("admin:logout_rules_grouplogoutrule_add")).content
+    assert b'type="hidden" name="confirm_under_a_minute"' in content
+    assert b'type="checkbox" name="confirm_under_a_minute"' not in content
+
+
+def test_a_warning_under_a_minute_and_a_minute_need_no_confirmation(superuser_client, db):
+    url, data = form_for("group")
+    response = superuser_client.post(url, {**data, "idle_time": "1m", "warning_time": "30s"})
+    assert response.status_code == 302
+
+
+def test_an_unchanged_short_limit_needs_no_new_confirmation(superuser_client, db):
+    group = GroupFactory(name="staff")
+    rule = GroupLogoutRuleFactory(group=group, priority=10, idle_time=timedelta(seconds=30))
+    url = reverse("admin:logout_rules_grouplogoutrule_change", args=[rule.pk])
+    response = superuser_client.post(url, group_form(group, idle_time="30s", priority=5))
+    assert response.status_code == 302
+    assert GroupLogoutRule.objects.get().priority == 5
+    response = superuser_client.post(url, group_form(group, idle_time="20s"))
+    assert response.status_code == 200  # a new short value asks again
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        timedelta(minutes=15),
+        timedelta(hours=1, minutes=30),
+        timedelta(days=1, hours=12),
+        timedelta(seconds=90.5),
+        timedelta(hours=1, microseconds=1),
+        timedelta(days=3650),
+    ],
+)
+def test_the_form_shows_what_the_list_shows_and_it_can_be_typed_back(superuser_client, db, stored):
+    from logout_rules.durations import format_duration
+
+    group = GroupFactory(name="staff")
+    rule = GroupLogoutRuleFactory(
+        group=group, priority=10, idle_time=stored, session_time=stored, warning_time=stored
+    )
+    change = reverse("admin:logout_rules_grouplogoutrule_change", args=[rule.pk])
+    form = superuser_client.get(change).context["adminform"].form
+    shown = form["idle_time"].value()
+    shown = form.fields["idle_time"].prepare_value(shown)
+    assert shown == format_duration(stored)
+    listed = superuser_client.get(reverse("admin:logout_rules_grouplogoutrule_changelist"))
+    assert f">{shown}<" in listed.content.decode()
+    response = superuser_client.post(
+        change,
+        group_form(
+            group,
+            idle_time=shown,
+            session_time=shown,
+            warning_time=shown,
+            confirm_under_a_minute="on",
+        ),
+    )
+    assert response.status_code == 302
+    rule.refresh_from_db()
+    assert (rule.idle_time, rule.session_time, rule.warning_time) == (stored, stored, stored)
+
+
+def test_the_rendered_form_shows_the_list_notation(superuser_client, db):
+    rule = GroupLogoutRuleFactory(group=GroupFactory(name="staff"), idle_time=timedelta(hours=1.5))
+    content = superuser_client.get(
+        reverse("admin:logout_rules_grouplogoutrule_change", args=[rule.pk])
+    ).content.decode()
+    assert 'name="idle_time" value="1h 30m"' in content
+    assert "e.g. 15m, 1h 30m or 2 hours" in content  # every help text has an example
+
+
+# --- "Inherit", as the README says ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["global", "group", "user"])
+def test_the_redirect_flag_says_inherit_not_unknown(superuser_client, db, kind):
+    url, _ = form_for(kind)
+    response = superuser_client.get(url)
+    form = response.context["adminform"].form
+    widget = form.fields["redirect_to_login_immediately"].widget
+    assert [str(label) for _, label in widget.choices] == ["Inherit", "Yes", "No"]
+    content = response.content.decode()
+    assert '<option value="unknown" selected>Inherit</option>' in content
+    assert "Unknown" not in content
+    assert "Inherit: the level below decides." in content
+
+
+def test_the_lists_say_inherit_for_the_redirect_flag(superuser_client, db):
+    GroupLogoutRuleFactory(group=GroupFactory(name="a"), redirect_to_login_immediately=None)
+    GroupLogoutRuleFactory(group=GroupFactory(name="b"), redirect_to_login_immediately=True)
+    content = superuser_client.get(
+        reverse("admin:logout_rules_grouplogoutrule_changelist")
+    ).content.decode()
+    assert '<td class="field-redirect_display">(inherit)</td>' in content
+    assert '<td class="field-redirect_display">Yes</td>' in content
+    assert "icon-unknown" not in content
