@@ -497,3 +497,47 @@ def test_an_invalid_ceiling_never_causes_a_500(settings, user, clock, logged_in_
     response = logged_in_client.get("/private/")
     assert response.status_code == 302
     assert SESSION_KEY not in logged_in_client.session
+
+
+def test_the_readme_example_is_what_explain_prints(settings, db):
+    from pathlib import Path
+
+    settings.AUTO_LOGOUT = {"MESSAGE": "The session has expired."}
+    settings.LOGOUT_RULES_MAX_IDLE_TIME = "15m"
+    settings.LOGOUT_RULES_MAX_SESSION_TIME = timedelta(hours=12)
+    UserLogoutRuleFactory(user=UserFactory(username="bob"), idle_time=timedelta(hours=2))
+    out = StringIO()
+    call_command("logout_rules", "explain", "bob", stdout=out)
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    example = readme.split("$ python manage.py logout_rules explain bob\n")[1].split("```")[0]
+    assert (
+        out.getvalue()
+        == "\n".join(line.removeprefix("  ") for line in example.rstrip().splitlines()) + "\n"
+    )
+
+
+def test_the_demo_sets_ceilings_that_its_own_rules_respect(settings, db):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "demo_settings", "sample_site/sample_site/settings.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    settings.AUTO_LOGOUT = demo.AUTO_LOGOUT
+    settings.LOGOUT_RULES_MAX_IDLE_TIME = demo.LOGOUT_RULES_MAX_IDLE_TIME
+    settings.LOGOUT_RULES_MAX_SESSION_TIME = demo.LOGOUT_RULES_MAX_SESSION_TIME
+    assert checks.check_ceilings() == []
+    make_population()
+    from pathlib import Path
+
+    status, _, err = run_import(Path("sample_site/rules.json"), "--user", "admin")
+    assert status == 0, err
+    assert checks.check_stored_rules() == []
+    client = Client()
+    client.force_login(UserFactory(username="admin"))
+    page = client.get(reverse("admin:logout_rules_grouplogoutrule_add")).content.decode()
+    assert "At most 30m: the site's ceiling LOGOUT_RULES_MAX_IDLE_TIME." in page
+    assert "At most 12h: the site's ceiling LOGOUT_RULES_MAX_SESSION_TIME." in page
