@@ -423,3 +423,17 @@ def test_the_lists_say_inherit_for_the_redirect_flag(superuser_client, db):
     assert '<td class="field-redirect_display">(inherit)</td>' in content
     assert '<td class="field-redirect_display">Yes</td>' in content
     assert "icon-unknown" not in content
+
+
+def test_the_duration_field_takes_timedeltas_and_empty_values():
+    from django.core.exceptions import ValidationError
+
+    from logout_rules.admin.forms import HumanDurationField
+
+    field = HumanDurationField(required=False)
+    assert field.clean(timedelta(minutes=5)) == timedelta(minutes=5)
+    assert field.clean("   ") is None
+    assert field.prepare_value(timedelta(hours=2)) == "2h"
+    assert field.prepare_value("typed") == "typed"
+    with pytest.raises(ValidationError, match="at most 3650 days"):
+        field.clean("3651d")

@@ -407,12 +407,25 @@ def test_stored_enabled_rules_above_a_ceiling_are_warnings(settings, db):
 
 
 def test_the_stored_rules_check_names_a_few_and_counts_the_rest(settings, db):
-    for number in range(8):
+    for number in range(4):
+        GroupLogoutRuleFactory(group=GroupFactory(name=f"g{number}"), idle_time=timedelta(1))
+    for number in range(4):
         UserLogoutRuleFactory(user=UserFactory(username=f"u{number}"), idle_time=timedelta(1))
     settings.LOGOUT_RULES_MAX_IDLE_TIME = 15 * MINUTE
     (warning,) = checks.check_stored_rules()
     assert "8 enabled logout rule(s)" in warning.msg
-    assert 'user "u0", user "u1", user "u2", user "u3", user "u4" and 3 more.' in warning.msg
+    assert 'group "g0", group "g1", group "g2", group "g3", user "u0" and 3 more.' in warning.msg
+    # Past the first five, the other models are counted, not listed.
+    global_rule(idle_time=timedelta(1))
+    UserLogoutRuleFactory(user=UserFactory(username="u9"), idle_time=timedelta(1))
+    (warning,) = checks.check_stored_rules()
+    assert 'global rule, group "g0", group "g1", group "g2", group "g3" and 5 more.' in warning.msg
+
+
+def test_resolve_fresh_applies_the_ceilings(settings, user):
+    UserLogoutRuleFactory(user=user, idle_time=timedelta(hours=2))
+    settings.LOGOUT_RULES_MAX_IDLE_TIME = 15 * MINUTE
+    assert resolver.resolve_fresh(user.pk).idle_time == 900
 
 
 def test_the_stored_rules_check_queries_only_with_a_ceiling(settings, db):
