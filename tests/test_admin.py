@@ -12,6 +12,7 @@ from django.urls import reverse
 from logout_rules.models import GlobalLogoutRule, GroupLogoutRule, UserLogoutRule
 
 from .factories import GroupFactory, GroupLogoutRuleFactory, UserFactory, UserLogoutRuleFactory
+from .test_durations import ISSUE_SPELLINGS
 
 
 @pytest.fixture
@@ -244,24 +245,7 @@ def test_admin_delete_action_invalidates(superuser_client, db, django_capture_on
 # --- durations people can type ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("typed", "stored"),
-    [
-        ("15m", timedelta(minutes=15)),
-        ("1h 30m", timedelta(hours=1, minutes=30)),
-        ("1h30m", timedelta(hours=1, minutes=30)),
-        ("90s", timedelta(seconds=90)),
-        ("2 hours", timedelta(hours=2)),
-        ("45 minutes", timedelta(minutes=45)),
-        ("1 day", timedelta(days=1)),
-        ("1d 12h", timedelta(days=1, hours=12)),
-        ("00:15:00", timedelta(minutes=15)),
-        ("1 12:00:00", timedelta(days=1, hours=12)),
-        ("PT15M", timedelta(minutes=15)),
-        ("15M", timedelta(minutes=15)),
-        (" 2 HOURS ", timedelta(hours=2)),
-    ],
-)
+@pytest.mark.parametrize(("typed", "stored"), ISSUE_SPELLINGS)
 def test_the_admin_reads_durations_people_type(superuser_client, db, typed, stored):
     group = GroupFactory(name="staff")
     response = superuser_client.post(

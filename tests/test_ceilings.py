@@ -31,6 +31,7 @@ from .factories import (
     global_rule,
 )
 from .rulesets_support import make_population, snapshot
+from .test_hostile_input import base_form
 from .test_import_export_admin import upload
 from .test_middleware import AsyncRunner
 from .test_ruleset_cli import run_import
@@ -221,24 +222,9 @@ def superuser_client(db, clock) -> Client:
 
 
 def rule_form(kind: str, **values: str) -> tuple[str, dict[str, object]]:
-    data: dict[str, object] = {
-        "idle_time": "",
-        "session_time": "",
-        "warning_time": "",
-        "message_mode": "inherit",
-        "message": "",
-        "redirect_to_login_immediately": "unknown",
-        "enabled": "on",
-        **values,
-    }
-    if kind == "global":
-        return reverse("admin:logout_rules_globallogoutrule_change"), data
-    if kind == "group":
-        group = GroupFactory(name="target")
-        data.update(group=group.pk, priority=10)
-        return reverse("admin:logout_rules_grouplogoutrule_add"), data
-    data["user"] = UserFactory(username="target").pk
-    return reverse("admin:logout_rules_userlogoutrule_add"), data
+    """A valid form for a new rule of ``kind`` (global: the singleton), with ``values``."""
+    url, data = base_form(kind)
+    return url, {**data, "idle_time": "", **values}
 
 
 def all_rules() -> list[tuple[object, ...]]:
