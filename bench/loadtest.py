@@ -274,6 +274,8 @@ def editor_client(port: int, seeded: Seeded, budget: Budget, stats: Stats) -> No
                 "priority": 10,
                 "idle_time": "",
                 "session_time": f"00:00:{seconds:02d}",
+                # Limits of seconds: the admin asks for this confirmation.
+                "confirm_under_a_minute": "on",
                 "warning_time": "",
                 "message_mode": "custom",
                 "message": f"Edited {turn} times.",

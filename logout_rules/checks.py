@@ -15,6 +15,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core import checks
 from django.core.checks import CheckMessage, Error, Warning
+from django.db import router, transaction
 from django.utils.module_loading import import_string
 
 from .conf import (
@@ -25,6 +26,8 @@ from .conf import (
     duration_seconds,
     usable_cache_prefix,
 )
+from .durations import format_duration, seconds_text
+from .policy import CEILING_SETTINGS
 
 MIDDLEWARE_PATH = "logout_rules.middleware.AutoLogoutMiddleware"
 CONTEXT_PROCESSOR_PATH = "logout_rules.context_processors.auto_logout_client"
@@ -44,9 +47,15 @@ PER_PROCESS_CACHES = (
 )
 DUMMY_CACHE = "django.core.cache.backends.dummy.DummyCache"
 _DURATION_HINT = (
-    "Use a positive number of seconds (int) or a datetime.timedelta of at most "
-    f"{MAX_DURATION.days} days."
+    "Use a positive number of seconds (int), a datetime.timedelta or a string with a unit such "
+    f"as '15m' or '1h 30m', of at most {MAX_DURATION.days} days."
 )
+_CEILING_HINT = (
+    "Use None (no ceiling), a positive number of seconds (int), a datetime.timedelta or a string "
+    f"with a unit such as '15m', of at most {MAX_DURATION.days} days."
+)
+#: How many of the rules above a ceiling a warning names.
+NAMED_RULES = 5
 
 # id: (level, message, hint). Never reuse an id for another problem.
 CHECKS: dict[str, tuple[type[CheckMessage], str, str]] = {
@@ -190,6 +199,44 @@ CHECKS: dict[str, tuple[type[CheckMessage], str, str]] = {
         Error,
         "LOGOUT_RULES_IMPORT_MAX_BYTES must be a positive int (bytes): {value!r}.",
         "For example: LOGOUT_RULES_IMPORT_MAX_BYTES = 10 * 1024 * 1024.",
+    ),
+    "logout_rules.E090": (
+        Error,
+        "LOGOUT_RULES_MAX_IDLE_TIME is invalid: {value!r}. It is ignored: no idle-time ceiling "
+        "applies.",
+        _CEILING_HINT,
+    ),
+    "logout_rules.E091": (
+        Error,
+        "LOGOUT_RULES_MAX_SESSION_TIME is invalid: {value!r}. It is ignored: no session-time "
+        "ceiling applies.",
+        _CEILING_HINT,
+    ),
+    "logout_rules.W092": (
+        Warning,
+        "AUTO_LOGOUT['IDLE_TIME'] ({value}) is above LOGOUT_RULES_MAX_IDLE_TIME ({ceiling}): the "
+        "ceiling applies instead.",
+        "Lower AUTO_LOGOUT['IDLE_TIME'] to the ceiling or below, or raise the ceiling.",
+    ),
+    "logout_rules.W093": (
+        Warning,
+        "AUTO_LOGOUT['SESSION_TIME'] ({value}) is above LOGOUT_RULES_MAX_SESSION_TIME "
+        "({ceiling}): the ceiling applies instead.",
+        "Lower AUTO_LOGOUT['SESSION_TIME'] to the ceiling or below, or raise the ceiling.",
+    ),
+    "logout_rules.W094": (
+        Warning,
+        "{count} enabled logout rule(s) set an idle time above LOGOUT_RULES_MAX_IDLE_TIME "
+        "({ceiling}): {rules}. The ceiling applies to them instead.",
+        "Lower them in the admin or with a rule-set import (values above the ceiling can no "
+        "longer be saved), or raise the ceiling.",
+    ),
+    "logout_rules.W095": (
+        Warning,
+        "{count} enabled logout rule(s) set a session time above LOGOUT_RULES_MAX_SESSION_TIME "
+        "({ceiling}): {rules}. The ceiling applies to them instead.",
+        "Lower them in the admin or with a rule-set import (values above the ceiling can no "
+        "longer be saved), or raise the ceiling.",
     ),
     "logout_rules.W050": (
         Warning,
@@ -411,6 +458,109 @@ def check_client_urls(**kwargs: Any) -> list[CheckMessage]:
     return []
 
 
+_CEILING_IDS = {
+    # limit: (invalid setting, AUTO_LOGOUT above it, stored rules above it, AUTO_LOGOUT key)
+    "idle_time": ("logout_rules.E090", "logout_rules.W092", "logout_rules.W094", "IDLE_TIME"),
+    "session_time": ("logout_rules.E091", "logout_rules.W093", "logout_rules.W095", "SESSION_TIME"),
+}
+
+
+def _ceilings() -> dict[str, float]:
+    """The valid ceilings that are set, in seconds, by limit."""
+    found = {}
+    for name, setting in CEILING_SETTINGS.items():
+        seconds = duration_seconds(_setting(setting))
+        if seconds is not None:
+            found[name] = seconds
+    return found
+
+
+def check_ceilings(**kwargs: Any) -> list[CheckMessage]:
+    """Invalid ceilings (errors) and ``AUTO_LOGOUT`` limits above a ceiling (warnings)."""
+    errors: list[CheckMessage] = []
+    for name, setting in CEILING_SETTINGS.items():
+        value = _setting(setting)
+        if value is not None and duration_seconds(value) is None:
+            errors.append(message(_CEILING_IDS[name][0], value=value))
+    raw = _auto_logout()
+    if not isinstance(raw, Mapping):
+        return errors
+    for name, ceiling in _ceilings().items():
+        check_id, key = _CEILING_IDS[name][1], _CEILING_IDS[name][3]
+        value = duration_seconds(raw.get(key))
+        if value is not None and value > ceiling:
+            errors.append(
+                message(
+                    check_id,
+                    value=format_duration(value),
+                    ceiling=f"{format_duration(ceiling)}, {seconds_text(ceiling)} seconds",
+                )
+            )
+    return errors
+
+
+def check_stored_rules(**kwargs: Any) -> list[CheckMessage]:
+    """Enabled rules above a ceiling (warnings). Queries the database only when a ceiling is set;
+    says nothing when the tables do not exist yet or the database cannot be reached."""
+    ceilings = _ceilings()
+    if not ceilings:
+        return []
+    from .models import GlobalLogoutRule
+
+    using = router.db_for_read(GlobalLogoutRule)
+    try:
+        with transaction.atomic(using=using):
+            found = {name: _rules_above(name, ceiling) for name, ceiling in ceilings.items()}
+    except Exception:
+        # No tables yet (before migrate), no database (DatabaseError), or a test runner that
+        # forbids queries: nothing to report, and a check never crashes ``manage.py check``.
+        return []
+    warnings: list[CheckMessage] = []
+    for name, (count, labels) in found.items():
+        if not count:
+            continue
+        more = count - len(labels)
+        rules = ", ".join(labels) + (f" and {more} more" if more else "")
+        ceiling = ceilings[name]
+        warnings.append(
+            message(
+                _CEILING_IDS[name][2],
+                count=count,
+                ceiling=f"{format_duration(ceiling)}, {seconds_text(ceiling)} seconds",
+                rules=rules,
+            )
+        )
+    return warnings
+
+
+def _rules_above(name: str, ceiling: float) -> tuple[int, list[str]]:
+    """How many enabled rules set ``name`` above ``ceiling``, and the first few, named."""
+    from django.contrib.auth import get_user_model
+
+    from .models import GlobalLogoutRule, GroupLogoutRule, UserLogoutRule
+
+    above = {"enabled": True, f"{name}__gt": timedelta(seconds=ceiling)}
+    username = f"user__{get_user_model().USERNAME_FIELD}"
+    count = 0
+    labels: list[str] = []
+    for model, kind, key in (
+        (GlobalLogoutRule, "global rule", None),
+        (GroupLogoutRule, "group", "group__name"),
+        (UserLogoutRule, "user", username),
+    ):
+        rows = model.objects.filter(**above)
+        count += rows.count()
+        wanted = NAMED_RULES - len(labels)
+        if wanted <= 0:
+            continue
+        if key is None:
+            labels.extend(kind for _ in rows[:wanted])
+        else:
+            names = rows.order_by(key).values_list(key, flat=True)[:wanted]
+            labels.extend(f'{kind} "{value}"' for value in names)
+    return count, labels
+
+
 ALL_CHECKS: tuple[Callable[..., list[CheckMessage]], ...] = (
     check_middleware,
     check_auto_logout,
@@ -418,6 +568,8 @@ ALL_CHECKS: tuple[Callable[..., list[CheckMessage]], ...] = (
     check_cache,
     check_app_settings,
     check_client_urls,
+    check_ceilings,
+    check_stored_rules,
 )
 
 

@@ -23,7 +23,8 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.utils.translation import gettext_lazy
 
-from .policy import Rule
+from . import durations
+from .policy import CEILING_SETTINGS, NO_CEILINGS, Ceilings, Rule
 
 logger = logging.getLogger("logout_rules")
 
@@ -37,7 +38,7 @@ AUTO_LOGOUT_KEYS = (
 AUTO_LOGOUT_DURATION_KEYS = ("IDLE_TIME", "SESSION_TIME", "WARNING_TIME")
 
 #: The longest duration accepted anywhere (settings, admin, imports): ten years.
-MAX_DURATION = timedelta(days=3650)
+MAX_DURATION = durations.MAX_DURATION
 #: The longest message accepted (admin, imports).
 MAX_MESSAGE_LENGTH = 1000
 
@@ -56,24 +57,13 @@ DEFAULT_IMPORT_MAX_BYTES = 10 * 1024 * 1024
 
 
 def duration_seconds(value: object) -> float | None:
-    """``int``/``float`` seconds or a ``timedelta`` → float seconds; anything else → ``None``.
+    """``int``/``float`` seconds, a ``timedelta`` or a string with units (``"15m"``) → float
+    seconds; anything else → ``None``.
 
-    Booleans are not durations, and neither are zero, negative or non-finite values.
+    Booleans are not durations, and neither are zero, negative or non-finite values, nor a string
+    without a unit (``"15"``: 15 what?). The parser is ``durations.parse_duration``.
     """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, int | float):
-        try:
-            seconds = float(value)
-        except OverflowError:  # an int beyond any float
-            return None
-    else:
-        return None
-    if not seconds > 0 or seconds > MAX_DURATION.total_seconds():
-        return None
-    return seconds
+    return durations.seconds_or_none(value)
 
 
 def parse_auto_logout(raw: object) -> Rule:
@@ -93,6 +83,28 @@ def parse_auto_logout(raw: object) -> Rule:
     flag = raw.get("REDIRECT_TO_LOGIN_IMMEDIATELY")
     values["redirect_to_login_immediately"] = flag if isinstance(flag, bool) else None
     return Rule(**values)
+
+
+def parse_ceilings(idle: object, session: object) -> Ceilings:
+    """``LOGOUT_RULES_MAX_IDLE_TIME`` / ``_SESSION_TIME`` → the ceilings (``None``: no ceiling).
+
+    An invalid value (``manage.py check`` reports it as logout_rules.E090/E091) is ignored and
+    logged, like every wrong setting at request time: it never causes a 500.
+    """
+    values: dict[str, float | None] = {}
+    for name, raw in (("idle_time", idle), ("session_time", session)):
+        seconds = None if raw is None else duration_seconds(raw)
+        if raw is not None and seconds is None:
+            logger.error(
+                "logout_rules: %s = %r is not a valid duration and is ignored "
+                "(run manage.py check).",
+                CEILING_SETTINGS[name],
+                raw,
+            )
+        values[name] = seconds
+    if values["idle_time"] is None and values["session_time"] is None:
+        return NO_CEILINGS
+    return Ceilings(**values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +210,32 @@ class Settings:
         self._auto_logout_rule = rule
         self._auto_logout_key = dict(raw) if isinstance(raw, Mapping) else raw
         return rule
+
+    @property
+    def ceilings(self) -> Ceilings:
+        """``LOGOUT_RULES_MAX_IDLE_TIME`` and ``LOGOUT_RULES_MAX_SESSION_TIME``, parsed.
+
+        The same object until a setting changes, so the resolver can memoize merges by identity.
+        """
+        try:
+            found: Ceilings = self._parsed["ceilings"]
+        except KeyError:
+            found = parse_ceilings(
+                getattr(settings, CEILING_SETTINGS["idle_time"], None),
+                getattr(settings, CEILING_SETTINGS["session_time"], None),
+            )
+            self._parsed["ceilings"] = found
+        return found
+
+    @property
+    def MAX_IDLE_TIME(self) -> float | None:
+        """The idle-time ceiling in seconds (``None``: none)."""
+        return self.ceilings.idle_time
+
+    @property
+    def MAX_SESSION_TIME(self) -> float | None:
+        """The session-time ceiling in seconds (``None``: none)."""
+        return self.ceilings.session_time
 
     @property
     def CACHE_ALIAS(self) -> str:

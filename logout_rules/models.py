@@ -20,7 +20,11 @@ from django.utils.translation import gettext_lazy as _
 from solo.models import SingletonModel
 
 from . import policy
-from .conf import MAX_DURATION, MAX_MESSAGE_LENGTH
+from .conf import MAX_DURATION, MAX_MESSAGE_LENGTH, conf
+
+# ``format_duration``'s home is ``durations``; it stays importable from here.
+from .durations import format_duration as format_duration
+from .durations import seconds_text
 
 #: The largest priority number: what every database's PositiveIntegerField holds. Django 4.2 adds no
 #: such bound on SQLite, where a larger number passed validation and failed at save (a 500).
@@ -41,6 +45,30 @@ def validate_duration(value: timedelta | None) -> None:
             _("Enter a duration of at most %(max)s days.") % {"max": MAX_DURATION.days},
             code="duration_too_long",
         )
+
+
+def ceiling_error(name: str, value: timedelta | None) -> ValidationError | None:
+    """The error for a limit above its site-wide ceiling (``LOGOUT_RULES_MAX_*``), else ``None``.
+
+    ``name`` is ``idle_time`` or ``session_time``. Empty (inherit) is always allowed: the ceiling
+    applies at resolution to whatever is inherited, "no limit" included.
+    """
+    ceiling = conf.ceilings.get(name)
+    if value is None or ceiling is None or value.total_seconds() <= ceiling:
+        return None
+    return ValidationError(
+        _(
+            "%(value)s is above the site's ceiling: %(setting)s is %(ceiling)s "
+            "(%(seconds)s seconds). Enter at most %(ceiling)s, or leave it empty to inherit."
+        ),
+        code="above_ceiling",
+        params={
+            "value": format_duration(value),
+            "setting": policy.CEILING_SETTINGS[name],
+            "ceiling": format_duration(ceiling),
+            "seconds": seconds_text(ceiling),
+        },
+    )
 
 
 class RuleQuerySet(models.QuerySet[Any]):
@@ -129,6 +157,23 @@ class LogoutRuleFields(models.Model):
     class Meta:
         abstract = True
 
+    def clean_fields(self, exclude: Any = None) -> None:
+        """Field validation plus the site-wide ceilings, so the admin forms and the rule-set
+        imports (both validate through ``full_clean``) refuse a limit above its ceiling."""
+        errors: dict[str, list[ValidationError]] = {}
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        for name in policy.LIMIT_FIELDS:
+            if name in errors or (exclude and name in exclude):
+                continue
+            error = ceiling_error(name, getattr(self, name))
+            if error is not None:
+                errors[name] = [error]
+        if errors:
+            raise ValidationError(errors)
+
     def as_rule(self) -> policy.Rule:
         """This row's values for the resolver (durations in seconds)."""
         return policy.Rule(
@@ -150,27 +195,6 @@ class LogoutRuleFields(models.Model):
 
 def _seconds(value: timedelta | None) -> float | None:
     return None if value is None else value.total_seconds()
-
-
-def format_duration(value: timedelta | float | None) -> str:
-    """``timedelta(seconds=5400)`` → ``"1h 30m"``; ``None`` → ``"—"``."""
-    if value is None:
-        return "—"
-    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    whole = int(seconds)
-    days, rest = divmod(whole, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [
-        f"{amount}{unit}"
-        for amount, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (secs, "s"))
-        if amount
-    ]
-    fraction = seconds - whole
-    if fraction and not days and not hours:
-        parts = parts[:-1] if secs else parts
-        parts.append(f"{secs + fraction:g}s")
-    return " ".join(parts) or "0s"
 
 
 class GlobalLogoutRule(SingletonModel, LogoutRuleFields):

@@ -23,6 +23,13 @@ FIELDS: tuple[str, ...] = (
     "redirect_to_login_immediately",
 )
 DURATION_FIELDS: tuple[str, ...] = ("idle_time", "session_time", "warning_time")
+#: The limits (a session ends when one passes); a site-wide ceiling can bound each.
+LIMIT_FIELDS: tuple[str, ...] = ("idle_time", "session_time")
+#: The setting that holds each limit's ceiling (read by ``conf``; named here for ``Source``).
+CEILING_SETTINGS: dict[str, str] = {
+    "idle_time": "LOGOUT_RULES_MAX_IDLE_TIME",
+    "session_time": "LOGOUT_RULES_MAX_SESSION_TIME",
+}
 
 Reason = Literal["idle", "session", "revoked"]
 
@@ -32,6 +39,7 @@ KIND_GROUP = "group"
 KIND_GLOBAL = "global"
 KIND_SETTINGS = "settings"
 KIND_DEFAULT = "default"
+KIND_CEILING = "ceiling"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +85,8 @@ class Source:
             return "global rule"
         if self.kind == KIND_SETTINGS:
             return "settings"
+        if self.kind == KIND_CEILING:
+            return f"ceiling {self.name}"
         return "no limit"
 
 
@@ -125,6 +135,29 @@ class Layer:
 
 
 EMPTY_LAYER = Layer()
+
+
+@dataclass(frozen=True, slots=True)
+class Ceilings:
+    """The site-wide upper bounds of the limits (``LOGOUT_RULES_MAX_*``), in seconds.
+
+    ``None`` means no ceiling. Like the settings level, ceilings are merged at request time and
+    never stored in the cached ``Layer``, so a changed ceiling applies at once.
+    """
+
+    idle_time: float | None = None
+    session_time: float | None = None
+
+    def get(self, name: str) -> float | None:
+        value: float | None = getattr(self, name)
+        return value
+
+
+NO_CEILINGS = Ceilings()
+#: The source of a value a ceiling decided, per limit.
+CEILING_SOURCES: dict[str, Source] = {
+    name: Source(KIND_CEILING, setting) for name, setting in CEILING_SETTINGS.items()
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,8 +262,9 @@ def resolve_layer(
     )
 
 
-def merge(layer: Layer, settings_rule: Rule) -> Policy:
-    """Put the settings level (``AUTO_LOGOUT``) under the database levels and apply defaults."""
+def merge(layer: Layer, settings_rule: Rule, ceilings: Ceilings = NO_CEILINGS) -> Policy:
+    """Put the settings level (``AUTO_LOGOUT``) under the database levels, bound the limits by
+    the ceilings and apply defaults."""
     merged: dict[str, object] = {}
     sources: list[Source] = []
     for index, name in enumerate(FIELDS):
@@ -241,6 +275,8 @@ def merge(layer: Layer, settings_rule: Rule) -> Policy:
             source = SETTINGS_SOURCE if value is not None else NO_SOURCE
         merged[name] = value
         sources.append(source)
+    if ceilings is not NO_CEILINGS:
+        _apply_ceilings(merged, sources, ceilings)
     if merged["message"] is None:
         merged["message"] = ""
     if merged["redirect_to_login_immediately"] is None:
@@ -248,14 +284,40 @@ def merge(layer: Layer, settings_rule: Rule) -> Policy:
     return Policy(sources=tuple(sources), revocation=layer.revocation, **merged)  # type: ignore[arg-type]
 
 
+def _apply_ceilings(merged: dict[str, object], sources: list[Source], ceilings: Ceilings) -> None:
+    """Each limit becomes the smaller of its value and its ceiling; no limit becomes the ceiling.
+
+    When a ceiling lowers a limit to the warning time or below, the warning would show as soon as
+    a page loads (or never before the end): it is cut to half the lowered limit, so it still comes
+    before the logout. A value equal to its ceiling keeps its own source.
+    """
+    lowered: list[tuple[float, Source]] = []
+    for name in LIMIT_FIELDS:
+        ceiling = ceilings.get(name)
+        value = merged[name]
+        if ceiling is None or (isinstance(value, int | float) and value <= ceiling):
+            continue
+        source = CEILING_SOURCES[name]
+        merged[name] = ceiling
+        sources[FIELDS.index(name)] = source
+        lowered.append((ceiling, source))
+    warning = merged["warning_time"]
+    if lowered and isinstance(warning, int | float):
+        limit, source = min(lowered, key=lambda item: item[0])
+        if warning >= limit:
+            merged["warning_time"] = limit / 2
+            sources[FIELDS.index("warning_time")] = source
+
+
 def resolve(
     user_rule: Rule | None,
     group_rules: Iterable[GroupRule],
     global_rule: Rule | None,
     settings_rule: Rule,
+    ceilings: Ceilings = NO_CEILINGS,
 ) -> Policy:
-    """All levels at once: user → groups → global → settings → no limit."""
-    return merge(resolve_layer(user_rule, group_rules, global_rule), settings_rule)
+    """All levels at once: user → groups → global → settings → no limit, within the ceilings."""
+    return merge(resolve_layer(user_rule, group_rules, global_rule), settings_rule, ceilings)
 
 
 # --- judging a session -------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from django.db import DatabaseError, transaction
 
 from . import cache, loading, policy
 from .conf import conf
-from .models import GlobalLogoutRule, format_duration
+from .durations import format_duration
+from .models import GlobalLogoutRule
 
 
 def _load_layer_safely(user_id: object) -> policy.Layer | None:
@@ -48,26 +49,30 @@ def get_layer(user_id: object) -> policy.Layer:
     return cache.intern_layer(layer)
 
 
-#: ``(id(layer), id(settings rule))`` → ``(layer, settings rule, merged policy)``. Layers come
-#: interned from ``cache`` and the settings rule is conf's memo, so a warm request finds its
-#: policy here instead of merging again. Pure memoization of ``policy.merge`` (the objects are
-#: kept in the value, so an id cannot be reused while its entry exists): it cannot go stale.
-_merged: dict[tuple[int, int], tuple[policy.Layer, policy.Rule, policy.Policy]] = {}
+#: ``(id(layer), id(settings rule), id(ceilings))`` → ``(layer, settings rule, ceilings, merged
+#: policy)``. Layers come interned from ``cache``, and the settings rule and the ceilings are conf's
+#: memos (new objects whenever a setting changes), so a warm request finds its policy here instead
+#: of merging again. Pure memoization of ``policy.merge`` (the objects are kept in the value, so an
+#: id cannot be reused while its entry exists): it cannot go stale.
+_merged: dict[
+    tuple[int, int, int], tuple[policy.Layer, policy.Rule, policy.Ceilings, policy.Policy]
+] = {}
 MERGED_MEMO_SIZE = 4096
 
 
 def get_policy(user_id: object) -> policy.Policy:
-    """The effective policy for a user id (the settings level merged at call time)."""
+    """The effective policy for a user id (settings and ceilings merged at call time)."""
     layer = get_layer(user_id)
     settings_rule = conf.settings_rule
-    key = (id(layer), id(settings_rule))
+    ceilings = conf.ceilings
+    key = (id(layer), id(settings_rule), id(ceilings))
     hit = _merged.get(key)
-    if hit is not None and hit[0] is layer and hit[1] is settings_rule:
-        return hit[2]
-    effective = policy.merge(layer, settings_rule)
+    if hit is not None and hit[0] is layer and hit[1] is settings_rule and hit[2] is ceilings:
+        return hit[3]
+    effective = policy.merge(layer, settings_rule, ceilings)
     if len(_merged) >= MERGED_MEMO_SIZE:
         _merged.clear()
-    _merged[key] = (layer, settings_rule, effective)
+    _merged[key] = (layer, settings_rule, ceilings, effective)
     return effective
 
 
@@ -93,7 +98,11 @@ def _display(name: str, value: object) -> str:
     return "yes" if value else "no"
 
 
-def explain_policy(effective: policy.Policy) -> list[Explanation]:
+def explain_policy(
+    effective: policy.Policy, unbounded: policy.Policy | None = None
+) -> list[Explanation]:
+    """Each field of ``effective`` for humans. ``unbounded`` (the same levels merged without the
+    ceilings) lets a value a ceiling decided say what the rules alone would have given."""
     rows = []
     for name in policy.FIELDS:
         value = getattr(effective, name)
@@ -101,15 +110,27 @@ def explain_policy(effective: policy.Policy) -> list[Explanation]:
         label = source.describe()
         if source.kind == policy.KIND_DEFAULT and name not in ("idle_time", "session_time"):
             label = "default"
+        if source.kind == policy.KIND_CEILING and unbounded is not None:
+            label = f"{label}; the rules say {_rules_say(name, unbounded)}"
         rows.append(Explanation(name, value, _display(name, value), label))
     return rows
 
 
+def _rules_say(name: str, unbounded: policy.Policy) -> str:
+    value = getattr(unbounded, name)
+    source = unbounded.source(name)
+    if value is None:
+        return "no limit"
+    return f"{format_duration(value)} ({source.describe()})"
+
+
 def resolve_fresh(user_id: object) -> policy.Policy:
     """The effective policy straight from the database (no cache), for explanations."""
-    return policy.merge(loading.load_layer(user_id), conf.settings_rule)
+    return policy.merge(loading.load_layer(user_id), conf.settings_rule, conf.ceilings)
 
 
 def explain(user_id: object) -> list[Explanation]:
     """Each effective field for a user, its value and its origin, read from the database."""
-    return explain_policy(resolve_fresh(user_id))
+    layer = loading.load_layer(user_id)
+    effective = policy.merge(layer, conf.settings_rule, conf.ceilings)
+    return explain_policy(effective, policy.merge(layer, conf.settings_rule))

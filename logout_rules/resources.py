@@ -10,9 +10,11 @@ The columns (every format: CSV, JSON, YAML, XLSX):
 * ``priority`` (group rules only): a whole number ≥ 1, lower wins;
 * ``idle_time``, ``session_time``, ``warning_time``: exported as ``HH:MM:SS`` (hours may exceed
   24, e.g. ``720:00:00`` for 30 days; ``.ffffff`` is appended only when there are fractions of a
-  second); imported from that form, plain seconds (``600``) and every form
-  ``django.utils.dateparse.parse_duration`` reads, including ``D HH:MM:SS`` and ISO 8601
-  (``PT10M``). Empty means inherit. Zero, negative and unparseable durations are rejected;
+  second); imported from that form, plain seconds (``600``: in files a bare number stays
+  seconds) and every notation ``durations.parse_duration`` reads (``15m``, ``1h 30m``,
+  ``2 hours``, ``D HH:MM:SS``, ISO 8601 ``PT10M``…). Empty means inherit. Zero, negative and
+  unparseable durations are rejected, and so are limits above a site-wide ceiling (the model's
+  validation, ``LOGOUT_RULES_MAX_*``);
 * ``message``: empty (or JSON/YAML ``null``) means inherit; the marker ``(no message)`` means
   "explicitly no message" (the empty string in the database); anything else is the text;
 * ``redirect_to_login_immediately``: ``true``/``false`` (also ``yes``/``no``, ``1``/``0``);
@@ -34,7 +36,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import time, timedelta
@@ -47,13 +48,13 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.utils import timezone
-from django.utils.dateparse import parse_duration
 from import_export import resources, widgets
 from import_export.fields import Field
 from import_export.formats import base_formats
 from import_export.instance_loaders import BaseInstanceLoader
 from import_export.results import RowResult
 
+from .durations import INVALID, TOO_LONG, DurationError, from_seconds, parse_duration
 from .models import (
     GlobalLogoutRule,
     GroupLogoutRule,
@@ -101,7 +102,8 @@ def restore(text: str) -> str:
 # --- cell values --------------------------------------------------------------------------------
 
 DURATION_HELP = (
-    "use seconds (600), HH:MM:SS (00:10:00) or ISO 8601 (PT10M), or leave it empty to inherit"
+    "use seconds (600), units (15m, 1h 30m, 2 hours), HH:MM:SS (00:10:00) or ISO 8601 (PT10M), "
+    "or leave it empty to inherit"
 )
 _TRUE = frozenset({"true", "yes", "1", "on"})
 _FALSE = frozenset({"false", "no", "0", "off"})
@@ -123,14 +125,16 @@ def format_duration_cell(value: timedelta) -> str:
 
 
 def parse_duration_cell(value: object) -> timedelta | None:
-    """A cell → a positive ``timedelta`` (``None`` for an empty cell); ``ValueError`` otherwise."""
+    """A cell → a positive ``timedelta`` (``None`` for an empty cell); ``ValueError`` otherwise.
+
+    Text is read by ``durations.parse_duration``; in a file a bare number means seconds.
+    """
     if _is_blank(value):
         return None
+    delta: timedelta | None = None
     try:
-        if isinstance(value, bool):
-            raise ValueError
         if isinstance(value, timedelta):
-            delta: timedelta | None = value
+            delta = value
         elif isinstance(value, time):  # a spreadsheet that turned "00:10:00" into a time
             delta = timedelta(
                 hours=value.hour,
@@ -138,16 +142,15 @@ def parse_duration_cell(value: object) -> timedelta | None:
                 seconds=value.second,
                 microseconds=value.microsecond,
             )
-        elif isinstance(value, int | float | Decimal):
-            if not math.isfinite(value):
-                raise ValueError
-            delta = timedelta(seconds=int(value) if value == int(value) else float(value))
+        elif isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+            delta = from_seconds(value)
         elif isinstance(value, str):
-            delta = parse_duration(value.strip())
-        else:
-            raise ValueError
-    except (ValueError, OverflowError):
-        delta = None
+            delta = parse_duration(value, bare_seconds=True)
+    except DurationError as exc:
+        if exc.code == TOO_LONG:
+            raise ValueError(str(exc)) from None
+        if exc.code != INVALID:
+            raise ValueError(f"{value!r} is not a duration. {exc}") from None
     if delta is None:
         raise ValueError(f"{value!r} is not a duration: {DURATION_HELP}.")
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from logout_rules.conf import conf, duration_seconds, parse_auto_logout
-from logout_rules.policy import Rule
+from logout_rules.policy import NO_CEILINGS, Ceilings, Rule
 
 
 def test_auto_logout_is_read_live(settings):
@@ -70,3 +70,38 @@ def test_passive_urls(settings):
     assert [regex.pattern for regex in patterns.regexes] == ["^/api/", "/poll/"]
     settings.LOGOUT_RULES_PASSIVE_URLS = "health"
     assert conf.PASSIVE_URLS.names == frozenset()
+
+
+def test_auto_logout_accepts_strings_with_units(settings):
+    settings.AUTO_LOGOUT = {"IDLE_TIME": "15m", "SESSION_TIME": "8 hours", "WARNING_TIME": "PT1M"}
+    assert conf.settings_rule == Rule(idle_time=900, session_time=28800, warning_time=60)
+    settings.AUTO_LOGOUT = {"IDLE_TIME": "15"}  # no unit: invalid (logout_rules.E012), ignored
+    assert conf.settings_rule == Rule()
+
+
+def test_ceilings_default_to_none(settings):
+    assert conf.ceilings is NO_CEILINGS
+    assert (conf.MAX_IDLE_TIME, conf.MAX_SESSION_TIME) == (None, None)
+
+
+def test_ceilings_accept_seconds_timedeltas_and_strings_and_apply_at_once(settings):
+    settings.LOGOUT_RULES_MAX_IDLE_TIME = 900
+    settings.LOGOUT_RULES_MAX_SESSION_TIME = timedelta(hours=8)
+    assert conf.ceilings == Ceilings(idle_time=900, session_time=28800)
+    first = conf.ceilings
+    assert conf.ceilings is first  # parsed once per settings change
+    settings.LOGOUT_RULES_MAX_IDLE_TIME = "10m"
+    assert conf.MAX_IDLE_TIME == 600
+    assert conf.ceilings is not first
+    settings.LOGOUT_RULES_MAX_IDLE_TIME = None
+    settings.LOGOUT_RULES_MAX_SESSION_TIME = None
+    assert conf.ceilings is NO_CEILINGS
+
+
+def test_an_invalid_ceiling_is_ignored_and_logged_never_raised(settings, caplog):
+    settings.LOGOUT_RULES_MAX_IDLE_TIME = "15"
+    settings.LOGOUT_RULES_MAX_SESSION_TIME = -1
+    with caplog.at_level("ERROR", logger="logout_rules"):
+        assert conf.ceilings is NO_CEILINGS
+    assert "LOGOUT_RULES_MAX_IDLE_TIME = '15' is not a valid duration" in caplog.text
+    assert "LOGOUT_RULES_MAX_SESSION_TIME = -1 is not a valid duration" in caplog.text

@@ -42,7 +42,9 @@ CATALOGUE = [
     bad("AUTO_LOGOUT", {1: 2}, "logout_rules.W011"),
     # --- durations (IDLE_TIME, SESSION_TIME, WARNING_TIME) ------------------------------------
     bad("AUTO_LOGOUT", auto(IDLE_TIME="600"), "logout_rules.E012"),
-    bad("AUTO_LOGOUT", auto(IDLE_TIME="10 minutes"), "logout_rules.E012"),
+    bad("AUTO_LOGOUT", auto(IDLE_TIME="10"), "logout_rules.E012"),
+    bad("AUTO_LOGOUT", auto(IDLE_TIME="ten minutes"), "logout_rules.E012"),
+    bad("AUTO_LOGOUT", auto(IDLE_TIME="1 month"), "logout_rules.E012"),
     bad("AUTO_LOGOUT", auto(IDLE_TIME=0), "logout_rules.E012"),
     bad("AUTO_LOGOUT", auto(IDLE_TIME=-60), "logout_rules.E012"),
     bad("AUTO_LOGOUT", auto(IDLE_TIME=True), "logout_rules.E012"),
@@ -55,7 +57,8 @@ CATALOGUE = [
     bad("AUTO_LOGOUT", auto(IDLE_TIME=timedelta(0)), "logout_rules.E012"),
     bad("AUTO_LOGOUT", auto(IDLE_TIME=timedelta.max), "logout_rules.E012"),
     bad("AUTO_LOGOUT", auto(IDLE_TIME=[600]), "logout_rules.E012"),
-    bad("AUTO_LOGOUT", auto(SESSION_TIME="1h"), "logout_rules.E013"),
+    bad("AUTO_LOGOUT", auto(SESSION_TIME="1 hour later"), "logout_rules.E013"),
+    bad("AUTO_LOGOUT", auto(SESSION_TIME="3651d"), "logout_rules.E013"),
     bad("AUTO_LOGOUT", auto(SESSION_TIME=-1), "logout_rules.E013"),
     bad("AUTO_LOGOUT", auto(SESSION_TIME=HUGE_INT), "logout_rules.E013", label="SESSION=10**400"),
     bad("AUTO_LOGOUT", auto(SESSION_TIME=timedelta(days=4000)), "logout_rules.E013"),
@@ -111,6 +114,26 @@ CATALOGUE = [
     bad("LOGOUT_RULES_IMPORT_MAX_BYTES", 0, "logout_rules.E040"),
     bad("LOGOUT_RULES_IMPORT_MAX_BYTES", -1, "logout_rules.E040"),
     bad("LOGOUT_RULES_IMPORT_MAX_BYTES", 1.5, "logout_rules.E040"),
+    # --- LOGOUT_RULES_MAX_IDLE_TIME / LOGOUT_RULES_MAX_SESSION_TIME (the ceilings) -------------
+    bad("LOGOUT_RULES_MAX_IDLE_TIME", 0, "logout_rules.E090"),
+    bad("LOGOUT_RULES_MAX_IDLE_TIME", -900, "logout_rules.E090"),
+    bad("LOGOUT_RULES_MAX_IDLE_TIME", "900", "logout_rules.E090"),
+    bad("LOGOUT_RULES_MAX_IDLE_TIME", "15 fortnights", "logout_rules.E090"),
+    bad("LOGOUT_RULES_MAX_IDLE_TIME", True, "logout_rules.E090"),
+    bad("LOGOUT_RULES_MAX_IDLE_TIME", math.nan, "logout_rules.E090"),
+    bad("LOGOUT_RULES_MAX_IDLE_TIME", HUGE_INT, "logout_rules.E090", label="MAX_IDLE=10**400"),
+    bad("LOGOUT_RULES_MAX_IDLE_TIME", timedelta(0), "logout_rules.E090"),
+    bad("LOGOUT_RULES_MAX_IDLE_TIME", [900], "logout_rules.E090"),
+    bad("LOGOUT_RULES_MAX_SESSION_TIME", timedelta(days=-1), "logout_rules.E091"),
+    bad("LOGOUT_RULES_MAX_SESSION_TIME", "8", "logout_rules.E091"),
+    bad("LOGOUT_RULES_MAX_SESSION_TIME", timedelta.max, "logout_rules.E091"),
+    bad("LOGOUT_RULES_MAX_IDLE_TIME", 300, "logout_rules.W092", label="MAX_IDLE below AUTO_LOGOUT"),
+    bad(
+        "LOGOUT_RULES_MAX_SESSION_TIME",
+        timedelta(minutes=30),
+        "logout_rules.W093",
+        label="MAX_SESSION below AUTO_LOGOUT",
+    ),
 ]
 
 #: Settings that are valid though unusual: no check message at all.
@@ -123,6 +146,12 @@ ACCEPTED = [
     pytest.param("LOGOUT_RULES_ACTIVITY_RESOLUTION", math.inf, id="resolution-inf"),
     pytest.param("LOGOUT_RULES_PASSIVE_URLS", [], id="passive-empty"),
     pytest.param("LOGOUT_RULES_CACHE_PREFIX", "site-1:rules", id="prefix-colons"),
+    pytest.param("AUTO_LOGOUT", auto(IDLE_TIME="10 minutes", SESSION_TIME="1h"), id="strings"),
+    pytest.param("LOGOUT_RULES_MAX_IDLE_TIME", None, id="no-idle-ceiling"),
+    # The group rule of ``logged_in_staff`` sets 30 minutes: equal to the ceiling is not above it.
+    pytest.param("LOGOUT_RULES_MAX_IDLE_TIME", 1800, id="idle-ceiling-equal"),
+    pytest.param("LOGOUT_RULES_MAX_IDLE_TIME", "1h", id="idle-ceiling-string"),
+    pytest.param("LOGOUT_RULES_MAX_SESSION_TIME", timedelta(hours=8), id="session-ceiling"),
 ]
 
 

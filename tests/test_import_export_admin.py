@@ -332,3 +332,25 @@ def test_the_other_admin_pages_still_work(sample_rules, client):
     assert page.status_code == 200
     assert "What this user really gets, and why" in page.content.decode()
     assert GroupLogoutRule.objects.count() == 3
+
+
+def test_the_admin_import_reads_every_notation_and_bare_seconds(sample_rules, client):
+    content = (
+        b"group,priority,idle_time,session_time,warning_time\n"
+        b"staff,10,15m,1h 30m,90\n"
+        b"everyone,100,PT10M,2 hours,00:01:00\n"
+        b"contractors,50,600,1d 12h,45 seconds\n"
+    )
+    preview = upload(client, "grouplogoutrule", "notations.csv", content)
+    assert not preview.context["result"].invalid_rows
+    assert confirm(client, "grouplogoutrule", preview).status_code == 302
+    rules = {rule.group.name: rule for rule in GroupLogoutRule.objects.select_related("group")}
+    assert (rules["staff"].idle_time, rules["staff"].session_time) == (
+        timedelta(minutes=15),
+        timedelta(hours=1, minutes=30),
+    )
+    assert rules["staff"].warning_time == timedelta(seconds=90)  # a bare number: seconds
+    assert rules["everyone"].idle_time == timedelta(minutes=10)
+    assert rules["contractors"].idle_time == timedelta(minutes=10)
+    assert rules["contractors"].session_time == timedelta(days=1, hours=12)
+    assert rules["contractors"].warning_time == timedelta(seconds=45)

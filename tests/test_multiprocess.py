@@ -134,6 +134,7 @@ def test_tightened_group_rule_through_a_applies_to_the_next_request_through_b(se
             "group": rule.group_id,
             "priority": 10,
             "idle_time": "00:00:01",
+            "confirm_under_a_minute": "on",  # one second: the admin asks for this
             "session_time": "",
             "warning_time": "",
             "message_mode": "custom",

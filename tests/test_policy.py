@@ -9,14 +9,20 @@ import pytest
 
 from logout_rules.policy import (
     FIELDS,
+    KIND_CEILING,
     KIND_DEFAULT,
     KIND_GLOBAL,
     KIND_GROUP,
     KIND_SETTINGS,
     KIND_USER,
+    NO_CEILINGS,
+    NO_SOURCE,
     SCOPE_EVERYONE,
     SCOPE_GROUP,
     SCOPE_USER,
+    SETTINGS_SOURCE,
+    USER_SOURCE,
+    Ceilings,
     GroupRule,
     Policy,
     Revocation,
@@ -324,3 +330,147 @@ def test_merge_carries_the_revocation_of_the_layer():
     revocation = Revocation(1.0, SCOPE_GROUP, "staff")
     layer = resolve_layer(None, [], None, revocation)
     assert merge(layer, Rule(idle_time=60.0)).revocation is revocation
+
+
+# --- ceilings (LOGOUT_RULES_MAX_*) ----------------------------------------------------------------
+
+IDLE_CEILING = Source(KIND_CEILING, "LOGOUT_RULES_MAX_IDLE_TIME")
+SESSION_CEILING = Source(KIND_CEILING, "LOGOUT_RULES_MAX_SESSION_TIME")
+
+# (database layer values, settings, ceilings) -> (idle, idle source, session, session source)
+CEILING_TABLE = [
+    pytest.param(
+        Rule(idle_time=120 * MIN),
+        Rule(),
+        Ceilings(idle_time=15 * MIN),
+        (15 * MIN, IDLE_CEILING, None, NO_SOURCE),
+        id="looser-rule-lowered",
+    ),
+    pytest.param(
+        Rule(idle_time=5 * MIN),
+        Rule(),
+        Ceilings(idle_time=15 * MIN),
+        (5 * MIN, USER_SOURCE, None, NO_SOURCE),
+        id="stricter-rule-kept",
+    ),
+    pytest.param(
+        Rule(idle_time=15 * MIN),
+        Rule(),
+        Ceilings(idle_time=15 * MIN),
+        (15 * MIN, USER_SOURCE, None, NO_SOURCE),
+        id="equal-keeps-its-source",
+    ),
+    pytest.param(
+        Rule(),
+        Rule(),
+        Ceilings(idle_time=15 * MIN, session_time=8 * 60 * MIN),
+        (15 * MIN, IDLE_CEILING, 8 * 60 * MIN, SESSION_CEILING),
+        id="no-limit-becomes-the-ceiling",
+    ),
+    pytest.param(
+        Rule(),
+        Rule(idle_time=60 * MIN, session_time=60 * MIN),
+        Ceilings(idle_time=30 * MIN, session_time=2 * 60 * MIN),
+        (30 * MIN, IDLE_CEILING, 60 * MIN, SETTINGS_SOURCE),
+        id="settings-bounded-too",
+    ),
+    pytest.param(
+        Rule(idle_time=120 * MIN, session_time=10 * 60 * MIN),
+        Rule(),
+        NO_CEILINGS,
+        (120 * MIN, USER_SOURCE, 10 * 60 * MIN, USER_SOURCE),
+        id="no-ceilings",
+    ),
+    pytest.param(
+        Rule(idle_time=120 * MIN),
+        Rule(),
+        Ceilings(session_time=60 * MIN),
+        (120 * MIN, USER_SOURCE, 60 * MIN, SESSION_CEILING),
+        id="only-a-session-ceiling",
+    ),
+]
+
+
+@pytest.mark.parametrize(("values", "settings_rule", "ceilings", "expected"), CEILING_TABLE)
+def test_ceilings_bound_every_limit(values, settings_rule, ceilings, expected):
+    layer = resolve_layer(values, [], None)
+    effective = merge(layer, settings_rule, ceilings)
+    assert (
+        effective.idle_time,
+        effective.source("idle_time"),
+        effective.session_time,
+        effective.source("session_time"),
+    ) == expected
+
+
+def test_a_ceiling_bounds_groups_and_global_rules_too():
+    groups = [group("staff", 10, idle_time=60 * MIN)]
+    effective = resolve(
+        None,
+        groups,
+        Rule(session_time=48 * 60 * MIN),
+        NO_SETTINGS,
+        Ceilings(idle_time=15 * MIN, session_time=8 * 60 * MIN),
+    )
+    assert (effective.idle_time, effective.session_time) == (15 * MIN, 8 * 60 * MIN)
+    assert effective.source("idle_time").describe() == "ceiling LOGOUT_RULES_MAX_IDLE_TIME"
+    assert effective.source("session_time").describe() == "ceiling LOGOUT_RULES_MAX_SESSION_TIME"
+
+
+# (limits, warning, ceilings) -> (warning, its source kind)
+WARNING_TABLE = [
+    pytest.param(
+        Rule(idle_time=120 * MIN, warning_time=5 * MIN),
+        Ceilings(idle_time=15 * MIN),
+        (5 * MIN, KIND_USER),
+        id="warning-still-shorter-kept",
+    ),
+    pytest.param(
+        Rule(idle_time=120 * MIN, warning_time=20 * MIN),
+        Ceilings(idle_time=15 * MIN),
+        (7.5 * MIN, KIND_CEILING),
+        id="warning-longer-than-lowered-limit-halved",
+    ),
+    pytest.param(
+        Rule(idle_time=120 * MIN, warning_time=15 * MIN),
+        Ceilings(idle_time=15 * MIN),
+        (7.5 * MIN, KIND_CEILING),
+        id="warning-equal-to-lowered-limit-halved",
+    ),
+    pytest.param(
+        Rule(warning_time=20 * MIN),
+        Ceilings(idle_time=15 * MIN),
+        (7.5 * MIN, KIND_CEILING),
+        id="no-limit-became-the-ceiling",
+    ),
+    pytest.param(
+        Rule(idle_time=120 * MIN, session_time=120 * MIN, warning_time=20 * MIN),
+        Ceilings(idle_time=60 * MIN, session_time=10 * MIN),
+        (5 * MIN, KIND_CEILING),
+        id="the-smaller-lowered-limit-decides",
+    ),
+    pytest.param(
+        Rule(idle_time=10 * MIN, warning_time=20 * MIN),
+        Ceilings(idle_time=15 * MIN),
+        (20 * MIN, KIND_USER),
+        id="ceiling-did-not-decide-untouched",
+    ),
+    pytest.param(
+        Rule(idle_time=120 * MIN),
+        Ceilings(idle_time=15 * MIN),
+        (None, KIND_DEFAULT),
+        id="no-warning-stays-none",
+    ),
+]
+
+
+@pytest.mark.parametrize(("values", "ceilings", "expected"), WARNING_TABLE)
+def test_the_warning_still_comes_before_a_lowered_limit(values, ceilings, expected):
+    effective = merge(resolve_layer(values, [], None), NO_SETTINGS, ceilings)
+    assert (effective.warning_time, effective.source("warning_time").kind) == expected
+    limits = [value for value in (effective.idle_time, effective.session_time) if value]
+    if effective.warning_time is not None and effective.source("warning_time").kind == KIND_CEILING:
+        assert effective.warning_time < min(limits)
+        # Whatever the activity, the warning shows before the end: half the limit is left.
+        assert warning_due(effective, min(limits) / 2)
+        assert not warning_due(effective, min(limits) - 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from datetime import time, timedelta
+from decimal import Decimal
 
 import openpyxl  # type: ignore[import-untyped]
 import pytest
@@ -31,6 +32,7 @@ from logout_rules.resources import (
 
 from .factories import UserFactory
 from .rulesets_support import SAMPLE_RULES, SAMPLES, make_population, snapshot
+from .test_durations import ISSUE_SPELLINGS
 
 # --- durations ----------------------------------------------------------------------------------
 
@@ -50,6 +52,8 @@ from .rulesets_support import SAMPLE_RULES, SAMPLES, make_population, snapshot
         ("1 02:00:00", timedelta(days=1, hours=2)),
         ("1 day, 2:00:00", timedelta(days=1, hours=2)),
         ("PT10M", timedelta(minutes=10)),
+        *ISSUE_SPELLINGS,  # 15m, 1h 30m, 2 hours, 1d 12h…: what the admin reads
+        ("2w", timedelta(weeks=2)),
         ("P1DT2H", timedelta(days=1, hours=2)),
         ("P0DT0H0M45S", timedelta(seconds=45)),
         (time(0, 10), timedelta(minutes=10)),  # a spreadsheet's time cell
@@ -74,8 +78,13 @@ def test_durations_are_read_from_seconds_hh_mm_ss_and_iso_8601(cell, expected):
         ("-00:05:00", "longer than zero"),
         ("3651 00:00:00", "at most 3650 days"),
         ("ten minutes", "is not a duration"),
-        ("10m", "is not a duration"),
-        ("99999999999999999999", "is not a duration"),
+        ("10 fortnights", "is not a duration: use seconds"),
+        ("1 month", "is not a duration. Months and years are not units"),
+        ("P1M", "is not a duration. Months and years are not units"),
+        ("99999999999999999999", "at most 3650 days"),
+        ("3651d", "at most 3650 days"),
+        (10**400, "at most 3650 days"),
+        (Decimal("NaN"), "is not a duration"),
         (float("nan"), "is not a duration"),
         (float("inf"), "is not a duration"),
         (True, "is not a duration"),

@@ -11,10 +11,12 @@ from django.db.models import ForeignKey
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from ..models import LogoutRuleFields, format_duration
-from .forms import RuleForm
+from ..durations import format_duration
+from ..models import LogoutRuleFields
+from .forms import CONFIRM_SHORT_FIELD, RuleForm
 
-LIMIT_FIELDS = ("idle_time", "session_time", "warning_time")
+# The confirmation box is hidden until an idle or session time under a minute asks for it.
+LIMIT_FIELDS = ("idle_time", "session_time", CONFIRM_SHORT_FIELD, "warning_time")
 BEHAVIOUR_FIELDS = ("message_mode", "message", "redirect_to_login_immediately", "enabled")
 #: The list columns of a group or user rule, after its subject's own columns.
 RULE_LIST_COLUMNS = (
@@ -89,9 +91,13 @@ class RuleAdminMixin:
         text: str = obj.message
         return text if len(text) <= 40 else text[:39] + "…"
 
-    @admin.display(description=_("redirect at once"), boolean=True)
-    def redirect_display(self, obj: LogoutRuleFields) -> bool | None:
-        return obj.redirect_to_login_immediately
+    @admin.display(description=_("redirect at once"))
+    def redirect_display(self, obj: LogoutRuleFields) -> str:
+        # Words, not Django's yes/no/unknown icons: "(inherit)" as in the message column.
+        flag = obj.redirect_to_login_immediately
+        if flag is None:
+            return "(inherit)"
+        return str(_("Yes") if flag else _("No"))
 
 
 def rule_fieldsets(subject: tuple[str, ...]) -> Any:

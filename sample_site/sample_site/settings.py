@@ -90,3 +90,8 @@ AUTO_LOGOUT = {
     "MESSAGE": "Your session has expired. Please log in again to continue.",
     "REDIRECT_TO_LOGIN_IMMEDIATELY": True,
 }
+
+# The loosest rule anyone may set (in the admin or by an import): no idle time above 30 minutes
+# and no session above 12 hours; an empty rule ("no limit") gets the ceiling.
+LOGOUT_RULES_MAX_IDLE_TIME = "30m"
+LOGOUT_RULES_MAX_SESSION_TIME = timedelta(hours=12)
