@@ -46,6 +46,9 @@ class LogoutEventResource(resources.ModelResource):  # type: ignore[misc]
         fields = EVENT_COLUMNS
         export_order = EVENT_COLUMNS
 
+    def dehydrate_id(self, event: LogoutEvent) -> int:
+        return int(event.pk)
+
     def dehydrate_at(self, event: LogoutEvent) -> str | None:
         return _moment(event.at)
 

@@ -82,7 +82,8 @@ def _moment(epoch: float) -> datetime:
 
 
 def _truncated(text: str, field: str) -> str:
-    limit = LogoutEvent._meta.get_field(field).max_length
+    """``text`` cut to the column's length (a custom user model may allow longer usernames)."""
+    limit = getattr(LogoutEvent._meta.get_field(field), "max_length", None)
     return text if limit is None else text[:limit]
 
 

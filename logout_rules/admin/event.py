@@ -47,7 +47,7 @@ class LogoutEventAdmin(EventExportMixin, admin.ModelAdmin):  # type: ignore[type
     ordering = ("-at", "-id")
     list_per_page = 100
     show_full_result_count = False
-    fields = ("at", "username", "user", "reason", "limit", "source", "login_at")
+    fields = ("at", "username", "user", "reason", "limit_display", "source", "login_at")
 
     class Media:
         css = {"all": ("logout_rules/admin/events.css",)}

@@ -25,7 +25,7 @@ from ..models import LogoutEvent
 WIDTH = 720
 HEIGHT = 210
 PLOT_LEFT = 36.0
-PLOT_RIGHT = WIDTH - 8.0
+PLOT_RIGHT = WIDTH - 34.0  # room for the last day's label
 PLOT_TOP = 20.0
 PLOT_BOTTOM = HEIGHT - 28.0
 BAR_SHARE = 0.7
@@ -61,6 +61,7 @@ class Bar:
 
     day: date
     label: str
+    tick_label: str
     counts: tuple[int, ...]
     total: int
     x: str
@@ -96,7 +97,8 @@ class Summary:
 
 
 def _scale_top(highest: int) -> int:
-    """The top of the y axis: the smallest 1, 2 or 5 × 10ⁿ at or above the highest bar."""
+    """The top of the y axis: the smallest 1, 2 or 5 times a power of ten at or above the
+    highest bar."""
     top = 1
     while True:
         for step in (1, 2, 5):
@@ -171,6 +173,7 @@ def build(now: float | None = None, days: int = events.SUMMARY_DAYS) -> Summary:
             Bar(
                 day=day,
                 label=label,
+                tick_label=formats.date_format(day, "MONTH_DAY_FORMAT"),
                 counts=day_counts,
                 total=totals[index],
                 x=_number(x),
@@ -182,7 +185,9 @@ def build(now: float | None = None, days: int = events.SUMMARY_DAYS) -> Summary:
             )
         )
     marks = (0, top // 2, top) if top % 2 == 0 else (0, top)
-    grid = tuple(GridLine(value, _number(PLOT_BOTTOM - value / top * plot_height)) for value in marks)
+    grid = tuple(
+        GridLine(value, _number(PLOT_BOTTOM - value / top * plot_height)) for value in marks
+    )
     total = sum(totals)
     busiest = max(bars, key=lambda bar: (bar.total, bar.day)) if total else None
     return Summary(

@@ -146,7 +146,6 @@ class Command(BaseCommand):
         if dry_run and report.changed:
             raise SystemExit(1)
 
-
     def handle_prune(self, dry_run: bool, **options: Any) -> None:
         for line in events.prune(dry_run=dry_run).lines():
             self.stdout.write(line)
