@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from importlib import import_module
 from typing import Any
 
@@ -30,14 +30,11 @@ from .factories import (
     global_rule,
 )
 from .test_middleware import AsyncRunner
+from .test_revocations import assert_signed_out, at, path_for
 
 pytestmark = pytest.mark.django_db
 
 LOGIN_REDIRECT = "/accounts/login/?next=/private/"
-
-
-def at(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -63,31 +60,6 @@ def get(request, engine, logged_in, async_client):
     if request.param == "sync":
         return logged_in.get
     return AsyncRunner(async_client, logged_in).get
-
-
-def path_for(get) -> str:
-    return (
-        "/private-async/"
-        if isinstance(getattr(get, "__self__", None), AsyncRunner)
-        else "/private/"
-    )
-
-
-def signed_out(response, path: str) -> bool:
-    if path == "/private/":
-        return response.status_code == 302 and response["Location"] == LOGIN_REDIRECT
-    return response.status_code == 403 and response.content == b"anonymous"
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    """Run the on-commit callbacks of what the test writes (the invalidations)."""
-
-    def run(make):
-        with django_capture_on_commit_callbacks(execute=True):
-            return make()
-
-    return run
 
 
 @pytest.fixture
@@ -122,7 +94,7 @@ def test_idle_logout_records_the_idle_limit_and_its_group(get, user, clock):
     path = path_for(get)
     assert get(path).status_code == 200
     clock.advance(61)
-    assert signed_out(get(path), path)
+    assert_signed_out(get(path), path)
     event = only_event()
     assert event.reason == "idle"
     assert event.limit == timedelta(seconds=60)
@@ -140,7 +112,7 @@ def test_session_logout_records_the_session_limit_and_the_user_rule(get, user, c
     clock.advance(100)
     assert get(path).status_code == 200  # active: the idle limit is far
     clock.advance(30)
-    assert signed_out(get(path), path)
+    assert_signed_out(get(path), path)
     event = only_event()
     assert event.reason == "session"
     assert event.limit == timedelta(seconds=120)
@@ -152,7 +124,7 @@ def test_session_logout_records_the_session_limit_and_the_user_rule(get, user, c
 def test_a_limit_from_settings_says_settings(get, user, clock):
     path = path_for(get)
     clock.advance(601)
-    assert signed_out(get(path), path)
+    assert_signed_out(get(path), path)
     event = only_event()
     assert (event.reason, event.limit, event.source) == (
         "idle",
@@ -194,7 +166,7 @@ def test_a_revocation_records_its_scope_and_no_limit(get, user, clock, committed
         scope["group"] = staff
     committed(lambda: SessionRevocationFactory(not_before=at(clock.value + 1), **scope))
     clock.advance(2)
-    assert signed_out(get(path), path)
+    assert_signed_out(get(path), path)
     event = only_event()
     assert event.reason == "revoked"
     assert event.limit is None
@@ -261,7 +233,7 @@ def test_unusable_session_times_are_recorded_as_such(get, logged_in, clock):
     path = path_for(get)
     assert get(path).status_code == 200
     write_session(logged_in, **{session_keys.LOGIN_KEY: "yesterday"})
-    assert signed_out(get(path), path)
+    assert_signed_out(get(path), path)
     event = only_event()
     assert event.reason == "session"
     assert event.login_at is None
@@ -283,7 +255,7 @@ def test_turned_off_records_nothing_and_still_logs_out(get, settings, clock):
     settings.LOGOUT_RULES_EVENTS = False
     path = path_for(get)
     clock.advance(601)
-    assert signed_out(get(path), path)
+    assert_signed_out(get(path), path)
     assert not LogoutEvent.objects.exists()
 
 
@@ -328,7 +300,7 @@ def test_a_missing_table_inside_a_transaction_logs_and_logs_out(get, logged_in, 
     path = path_for(get)
     clock.advance(601)
     response = get(path)
-    assert signed_out(response, path)
+    assert_signed_out(response, path)
     assert not is_logged_in(logged_in)
     assert len(errors("could not be recorded")) == 1
     # The surrounding transaction is still usable.
