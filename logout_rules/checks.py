@@ -238,6 +238,19 @@ CHECKS: dict[str, tuple[type[CheckMessage], str, str]] = {
         "Lower them in the admin or with a rule-set import (values above the ceiling can no "
         "longer be saved), or raise the ceiling.",
     ),
+    "logout_rules.E085": (
+        Error,
+        "LOGOUT_RULES_EVENTS must be True or False: {value!r}.",
+        "True (the default) records every automatic logout in the audit trail; False records "
+        "nothing.",
+    ),
+    "logout_rules.E086": (
+        Error,
+        "LOGOUT_RULES_EVENT_RETENTION must be None, a positive number of seconds, a timedelta or "
+        "a string with a unit: {value!r}.",
+        f"For example: timedelta(days=90) (the default), at most {MAX_DURATION.days} days; "
+        "None keeps every event.",
+    ),
     "logout_rules.W050": (
         Warning,
         "AUTO_LOGOUT['REDIRECT_TO_LOGIN_IMMEDIATELY'] is on but 'logout_rules.urls' is not "
@@ -443,6 +456,20 @@ def _check_passive(value: object) -> Iterable[CheckMessage]:
     return errors
 
 
+def check_event_settings(**kwargs: Any) -> list[CheckMessage]:
+    """The audit trail's settings (``LOGOUT_RULES_EVENTS``, ``LOGOUT_RULES_EVENT_RETENTION``)."""
+    errors: list[CheckMessage] = []
+    if hasattr(settings, "LOGOUT_RULES_EVENTS"):
+        value = _setting("LOGOUT_RULES_EVENTS")
+        if not isinstance(value, bool):
+            errors.append(message("logout_rules.E085", value=value))
+    if hasattr(settings, "LOGOUT_RULES_EVENT_RETENTION"):
+        value = _setting("LOGOUT_RULES_EVENT_RETENTION")
+        if value is not None and duration_seconds(value) is None:
+            errors.append(message("logout_rules.E086", value=value))
+    return errors
+
+
 def check_client_urls(**kwargs: Any) -> list[CheckMessage]:
     raw = _auto_logout()
     if not isinstance(raw, Mapping) or raw.get("REDIRECT_TO_LOGIN_IMMEDIATELY") is not True:
@@ -567,6 +594,7 @@ ALL_CHECKS: tuple[Callable[..., list[CheckMessage]], ...] = (
     check_apps,
     check_cache,
     check_app_settings,
+    check_event_settings,
     check_client_urls,
     check_ceilings,
     check_stored_rules,

@@ -54,6 +54,8 @@ MAX_CACHE_PREFIX_LENGTH = 100
 DEFAULT_REVOKED_MESSAGE = gettext_lazy("You have been signed out.")
 #: The largest rule-set file an import reads (admin upload or ``logout_rules import``): 10 MiB.
 DEFAULT_IMPORT_MAX_BYTES = 10 * 1024 * 1024
+#: How long the audit trail keeps logout events by default (``logout_rules prune``): 90 days.
+DEFAULT_EVENT_RETENTION = timedelta(days=90).total_seconds()
 
 
 def duration_seconds(value: object) -> float | None:
@@ -154,6 +156,20 @@ def _activity_resolution(value: object) -> float | None:
 def _revoked_message(value: object) -> str | None:
     """The configured text; ``None`` (the translated default) when unset or not a string."""
     return value if isinstance(value, str) else None
+
+
+def _events(value: object) -> bool:
+    """Recording is on unless the setting is exactly ``False`` (another type: see the checks)."""
+    return value is not False
+
+
+def _event_retention(value: object) -> float | None:
+    """Seconds to keep events; ``None`` keeps them. Unset (``_UNSET``) or invalid: the default
+    (90 days)."""
+    if value is None:
+        return None
+    seconds = duration_seconds(value)
+    return DEFAULT_EVENT_RETENTION if seconds is None else seconds
 
 
 def _passive_urls(raw: object) -> PassivePatterns:
@@ -267,6 +283,16 @@ class Settings:
         """The message shown once after a revocation ended a session (``""``: none)."""
         value = self._read("LOGOUT_RULES_REVOKED_MESSAGE", _revoked_message)
         return str(DEFAULT_REVOKED_MESSAGE) if value is None else value
+
+    @property
+    def EVENTS(self) -> bool:
+        """Whether automatic logouts are recorded as ``LogoutEvent`` rows (the audit trail)."""
+        return self._read("LOGOUT_RULES_EVENTS", _events)
+
+    @property
+    def EVENT_RETENTION(self) -> float | None:
+        """Seconds ``logout_rules prune`` keeps logout events; ``None``: keep them all."""
+        return self._read("LOGOUT_RULES_EVENT_RETENTION", _event_retention)
 
     @property
     def PASSIVE_URLS(self) -> PassivePatterns:

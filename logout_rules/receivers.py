@@ -4,6 +4,9 @@ Invalidation always runs after commit (``cache.*_on_commit``), so a concurrent r
 the old rows between the invalidation and the commit, and a rollback leaves the cache alone.
 ``post_save``/``post_delete`` are sent per object, also for queryset deletes and cascades; bulk
 ``update``/``bulk_create``/``bulk_update`` are covered by ``models.RuleQuerySet``.
+
+Our own ``auto_logout`` signal is received too: each automatic logout becomes one row of the audit
+trail (``events.py``).
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.http import HttpRequest
 
-from . import cache, clock
+from . import cache, clock, events
 from . import session as session_store
 from .models import GlobalLogoutRule, GroupLogoutRule, SessionRevocation, UserLogoutRule
+from .policy import NO_POLICY, Policy
+from .signals import auto_logout
 
 #: On a revocation being saved or deleted: the users it applied to before (see
 #: ``remember_revocation_subject``), invalidated together with the users it applies to now.
@@ -136,8 +141,22 @@ def invalidate_revocation(
         cache.invalidate_users_on_commit(user_ids, using=using)
 
 
+def record_logout_event(
+    sender: Any,
+    user: Any = None,
+    reason: str = "",
+    policy: Policy = NO_POLICY,
+    login_at: float | None = None,
+    **kwargs: Any,
+) -> None:
+    """Our ``auto_logout``: one row of the audit trail (``events.record`` never raises)."""
+    if user is not None:
+        events.record(user, reason, policy, login_at)
+
+
 def connect() -> None:
     user_logged_in.connect(start_session_clock, dispatch_uid="logout_rules.start_session_clock")
+    auto_logout.connect(record_logout_event, dispatch_uid="logout_rules.record_logout_event")
     for model in (GlobalLogoutRule, GroupLogoutRule):
         post_save.connect(
             invalidate_everyone, sender=model, dispatch_uid=f"logout_rules.save.{model.__name__}"

@@ -5,6 +5,9 @@
 * ``import PATH [--dry-run] [--prune] [--user USERNAME]``: apply a rule set, all or nothing.
   Exit status: 0 applied (or, with ``--dry-run``, nothing would change); 1 with ``--dry-run`` when
   something would change (drift); 2 on any error (nothing written).
+* ``prune [--dry-run]``: delete the logout events older than ``LOGOUT_RULES_EVENT_RETENTION`` and
+  the session revocations that can no longer end a session, in batches; print the counts (with
+  ``--dry-run``: what would be deleted, deleting nothing). Exit status 0.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ... import rulesets
+from ... import events, rulesets
 from ...resolver import explain
 
 
@@ -71,6 +74,15 @@ class Command(BaseCommand):
             "--user",
             help="The account the admin history is recorded under (default: the account "
             "named like your OS login).",
+        )
+
+        prune_parser = subcommands.add_parser(
+            "prune",
+            help="Delete the logout events older than LOGOUT_RULES_EVENT_RETENTION and the "
+            "session revocations that can no longer end a session (in batches).",
+        )
+        prune_parser.add_argument(
+            "--dry-run", action="store_true", help="Print what would be deleted; delete nothing."
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -133,6 +145,10 @@ class Command(BaseCommand):
             )
         if dry_run and report.changed:
             raise SystemExit(1)
+
+    def handle_prune(self, dry_run: bool, **options: Any) -> None:
+        for line in events.prune(dry_run=dry_run).lines():
+            self.stdout.write(line)
 
 
 def _SubParser(command: BaseCommand) -> Any:
