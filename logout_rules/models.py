@@ -108,14 +108,20 @@ class LogoutRuleFields(models.Model):
         null=True,
         blank=True,
         validators=[validate_duration],
-        help_text=_("Log out after this long without a request. Empty: inherit."),
+        help_text=_(
+            "Log out after this long without a request, e.g. 15m, 1h 30m or 2 hours. "
+            "Empty: inherit."
+        ),
     )
     session_time = models.DurationField(
         _("session time"),
         null=True,
         blank=True,
         validators=[validate_duration],
-        help_text=_("Log out this long after the session's login. Empty: inherit."),
+        help_text=_(
+            "Log out this long after the session's login, e.g. 8h, 1d 12h or 12:00:00. "
+            "Empty: inherit."
+        ),
     )
     warning_time = models.DurationField(
         _("warning time"),
@@ -123,8 +129,8 @@ class LogoutRuleFields(models.Model):
         blank=True,
         validators=[validate_duration],
         help_text=_(
-            "Warn in the browser this long before the idle limit, with a 'Stay signed in' "
-            "button. Empty: inherit."
+            "Warn in the browser this long before the limit, with a 'Stay signed in' button, "
+            "e.g. 2m or 90s. Empty: inherit."
         ),
     )
     message = models.TextField(  # noqa: DJ001 - None (inherit) and "" (no message) differ
@@ -133,10 +139,7 @@ class LogoutRuleFields(models.Model):
         blank=True,
         max_length=MAX_MESSAGE_LENGTH,
         validators=[MaxLengthValidator(MAX_MESSAGE_LENGTH)],
-        help_text=_(
-            "Shown once after an automatic logout (as plain text). Empty: inherit; "
-            "use 'Explicitly no message' to show none."
-        ),
+        help_text=_("Shown once after an automatic logout (as plain text)."),
     )
     redirect_to_login_immediately = models.BooleanField(
         _("redirect to login immediately"),
@@ -144,7 +147,7 @@ class LogoutRuleFields(models.Model):
         blank=True,
         help_text=_(
             "Leave the page as soon as the limit passes, without waiting for the next click. "
-            "Unknown: inherit."
+            "Inherit: the level below decides."
         ),
     )
     enabled = models.BooleanField(

@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import durations, policy
 from ..conf import conf
+from ..models import LogoutRuleFields
 
 MESSAGE_INHERIT = "inherit"
 MESSAGE_NONE = "none"
@@ -35,17 +36,10 @@ MESSAGE_CUSTOM = "custom"
 SHORT_LIMIT = timedelta(minutes=1)
 CONFIRM_SHORT_FIELD = "confirm_under_a_minute"
 
+#: The duration fields' help texts (each with examples of what can be typed), from the model.
 DURATION_HELP = {
-    "idle_time": _(
-        "Log out after this long without a request, e.g. 15m, 1h 30m or 2 hours. Empty: inherit."
-    ),
-    "session_time": _(
-        "Log out this long after the session's login, e.g. 8h, 1d 12h or 12:00:00. Empty: inherit."
-    ),
-    "warning_time": _(
-        "Warn in the browser this long before the limit, with a 'Stay signed in' button, "
-        "e.g. 2m or 90s. Empty: inherit."
-    ),
+    name: LogoutRuleFields._meta.get_field(name).help_text  # type: ignore[union-attr]
+    for name in policy.DURATION_FIELDS
 }
 
 
@@ -112,14 +106,6 @@ class RuleForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         field_classes = dict.fromkeys(policy.DURATION_FIELDS, HumanDurationField)
         widgets = {"redirect_to_login_immediately": InheritNullBooleanSelect}
-        help_texts = {
-            **DURATION_HELP,
-            "message": _("Shown once after an automatic logout (as plain text)."),
-            "redirect_to_login_immediately": _(
-                "Leave the page as soon as the limit passes, without waiting for the next click. "
-                "Inherit: the level below decides."
-            ),
-        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
