@@ -65,6 +65,7 @@ def test_the_script_carries_its_whole_configuration(logged_in, clock, settings):
         "data-session-end": "3590",
         "data-status-url": "/logout-rules/status/",
         "data-extend-url": "/logout-rules/extend/",
+        "data-status-poll": "60",  # LOGOUT_RULES_STATUS_POLL's default
         "data-warning": "60",
         "data-stylesheet": "/static/logout_rules/logout_rules.css",
         "data-csrf-cookie": "csrftoken",

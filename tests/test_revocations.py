@@ -3,7 +3,8 @@ how the middleware ends the sessions they apply to (sync and async, db and cache
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.contrib.auth import SESSION_KEY
@@ -27,7 +28,7 @@ LOGIN_REDIRECT = "/accounts/login/?next=/private/"
 
 
 def at(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=UTC)
+    return datetime.fromtimestamp(epoch, tz=dt_timezone.utc)
 
 
 @pytest.fixture
@@ -57,10 +58,10 @@ def test_user_and_group_together_are_refused_by_the_database():
 
 
 def test_defaults_everyone_now():
-    before = datetime.now(tz=UTC)
+    before = datetime.now(tz=dt_timezone.utc)
     revocation = SessionRevocation.objects.create()
     assert revocation.scope == SCOPE_EVERYONE
-    assert before <= revocation.not_before <= datetime.now(tz=UTC)
+    assert before <= revocation.not_before <= datetime.now(tz=dt_timezone.utc)
     assert revocation.reason == ""
     assert revocation.created_by is None
     assert revocation.created_at is not None

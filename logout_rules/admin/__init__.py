@@ -1,14 +1,28 @@
-"""Admin registrations: one module per admin class."""
+"""Admin registrations: one module per admin class.
+
+``sign_out_now`` (and ``SignOutNowMixin``) can be added to a project's own ``UserAdmin`` and
+``GroupAdmin``: see ``sign_out.py``.
+"""
 
 from django.contrib import admin
 
-from ..models import GlobalLogoutRule, GroupLogoutRule, UserLogoutRule
+from ..models import GlobalLogoutRule, GroupLogoutRule, SessionRevocation, UserLogoutRule
 from .global_rule import GlobalLogoutRuleAdmin
 from .group_rule import GroupLogoutRuleAdmin
+from .revocation import SessionRevocationAdmin
+from .sign_out import SignOutNowMixin, sign_out_now
 from .user_rule import UserLogoutRuleAdmin
 
 admin.site.register(GlobalLogoutRule, GlobalLogoutRuleAdmin)
 admin.site.register(GroupLogoutRule, GroupLogoutRuleAdmin)
 admin.site.register(UserLogoutRule, UserLogoutRuleAdmin)
+admin.site.register(SessionRevocation, SessionRevocationAdmin)
 
-__all__ = ["GlobalLogoutRuleAdmin", "GroupLogoutRuleAdmin", "UserLogoutRuleAdmin"]
+__all__ = [
+    "GlobalLogoutRuleAdmin",
+    "GroupLogoutRuleAdmin",
+    "SessionRevocationAdmin",
+    "SignOutNowMixin",
+    "UserLogoutRuleAdmin",
+    "sign_out_now",
+]

@@ -53,10 +53,8 @@ class SafeAutocompleteSelect(AutocompleteSelect):
         return super().optgroups(name, usable, attr)
 
 
-class RuleAdminMixin:
-    """Columns and form for rule admins (mixed into ``ModelAdmin`` subclasses)."""
-
-    form: Any = RuleForm
+class SafeAutocompleteMixin:
+    """Autocomplete foreign keys with ``SafeAutocompleteSelect`` (mixed into a ``ModelAdmin``)."""
 
     def formfield_for_foreignkey(
         self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
@@ -67,6 +65,12 @@ class RuleAdminMixin:
                 db_field, admin_class.admin_site, using=kwargs.get("using")
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+
+class RuleAdminMixin(SafeAutocompleteMixin):
+    """Columns and form for rule admins (mixed into ``ModelAdmin`` subclasses)."""
+
+    form: Any = RuleForm
 
     @admin.display(description=_("idle time"), ordering="idle_time")
     def idle_display(self, obj: LogoutRuleFields) -> str:

@@ -7,10 +7,17 @@ from django.http import HttpRequest
 from ..models import GroupLogoutRule
 from ..resources import GroupRuleResource
 from .base import RULE_LIST_COLUMNS, RULE_LIST_FILTER, RuleAdminMixin, rule_fieldsets
+from .sign_out import SignOutNowMixin, sign_out_now
 from .transfer import RuleImportExportMixin
 
 
-class GroupLogoutRuleAdmin(RuleImportExportMixin, RuleAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class GroupLogoutRuleAdmin(
+    SignOutNowMixin,
+    RuleImportExportMixin,
+    RuleAdminMixin,
+    admin.ModelAdmin,  # type: ignore[type-arg]
+):
+    actions = [sign_out_now]
     resource_classes = [GroupRuleResource]
     list_display = ("group", "priority", *RULE_LIST_COLUMNS)
     list_display_links = ("group",)

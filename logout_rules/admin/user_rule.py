@@ -13,6 +13,7 @@ from ..models import UserLogoutRule
 from ..resolver import explain
 from ..resources import UserRuleResource
 from .base import RULE_LIST_COLUMNS, RULE_LIST_FILTER, RuleAdminMixin, rule_fieldsets
+from .sign_out import SignOutNowMixin, sign_out_now
 from .transfer import RuleImportExportMixin
 
 
@@ -30,7 +31,13 @@ def user_search_fields() -> tuple[str, ...]:
     return tuple(fields)
 
 
-class UserLogoutRuleAdmin(RuleImportExportMixin, RuleAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class UserLogoutRuleAdmin(
+    SignOutNowMixin,
+    RuleImportExportMixin,
+    RuleAdminMixin,
+    admin.ModelAdmin,  # type: ignore[type-arg]
+):
+    actions = [sign_out_now]
     resource_classes = [UserRuleResource]
     list_display = ("user", *RULE_LIST_COLUMNS)
     list_display_links = ("user",)

@@ -5,6 +5,9 @@
 * ``import PATH [--dry-run] [--prune] [--user USERNAME]``: apply a rule set, all or nothing.
   Exit status: 0 applied (or, with ``--dry-run``, nothing would change); 1 with ``--dry-run`` when
   something would change (drift); 2 on any error (nothing written).
+* ``revoke (--user USERNAME | --group NAME | --everyone) [--reason TEXT]``: sign out now (one
+  session revocation, ``revocations.py``). Exit status 0 done; 2 for an unknown user or group or
+  a reason that is too long (nothing written).
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ... import rulesets
+from ... import revocations, rulesets
 from ...resolver import explain
 
 
@@ -71,6 +76,19 @@ class Command(BaseCommand):
             "--user",
             help="The account the admin history is recorded under (default: the account "
             "named like your OS login).",
+        )
+
+        revoke_parser = subcommands.add_parser(
+            "revoke",
+            help="Sign out now: end, on their next request, the sessions that logged in before "
+            "now of a user, of a group's members or of everyone. Exit status: 0 done, 2 error.",
+        )
+        whom = revoke_parser.add_mutually_exclusive_group(required=True)
+        whom.add_argument("--user", metavar="USERNAME", help="The user's USERNAME_FIELD value.")
+        whom.add_argument("--group", metavar="NAME", help="Every member of this group.")
+        whom.add_argument("--everyone", action="store_true", help="Every signed-in user.")
+        revoke_parser.add_argument(
+            "--reason", default="", help="Why (kept with the revocation; never shown to users)."
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -133,6 +151,39 @@ class Command(BaseCommand):
             )
         if dry_run and report.changed:
             raise SystemExit(1)
+
+    def handle_revoke(
+        self,
+        user: str | None,
+        group: str | None,
+        everyone: bool,
+        reason: str,
+        **options: Any,
+    ) -> None:
+        subject: dict[str, Any] = {"everyone": everyone}
+        if user is not None:
+            user_model = get_user_model()
+            try:
+                subject = {"user": user_model._default_manager.get_by_natural_key(user)}
+            except user_model.DoesNotExist as exc:
+                raise CommandError(
+                    f"No user with {user_model.USERNAME_FIELD} {user!r}: nothing was written.",
+                    returncode=2,
+                ) from exc
+        elif group is not None:
+            try:
+                subject = {"group": Group.objects.get_by_natural_key(group)}
+            except Group.DoesNotExist as exc:
+                raise CommandError(
+                    f"No group named {group!r}: nothing was written.", returncode=2
+                ) from exc
+        try:
+            revocation = revocations.revoke(**subject, reason=reason)
+        except ValidationError as exc:
+            raise CommandError(
+                f"{' '.join(exc.messages)} Nothing was written.", returncode=2
+            ) from exc
+        self.stdout.write(revocations.describe(revocation))
 
 
 def _SubParser(command: BaseCommand) -> Any:
