@@ -15,11 +15,6 @@ from ..models import SessionRevocation
 from .base import SafeAutocompleteMixin
 from .user_rule import user_search_fields
 
-EVERYONE_HELP = _(
-    "Leave both user and group empty to sign out everyone (you included). Choose a user or a "
-    "group, not both."
-)
-
 
 class RevocationForm(forms.ModelForm):  # type: ignore[type-arg]
     """The add form: who (user, group, or neither = everyone) and why. ``not_before`` (now) and
@@ -71,7 +66,7 @@ class SessionRevocationAdmin(SafeAutocompleteMixin, admin.ModelAdmin):  # type: 
     autocomplete_fields = ("user", "group")
     list_per_page = 100
     show_full_result_count = False
-    add_fieldsets = ((None, {"fields": ("user", "group", "reason"), "description": EVERYONE_HELP}),)
+    add_fieldsets = ((None, {"fields": ("user", "group", "reason")}),)
     view_fields = ("subject", "not_before", "reason", "created_by", "created_at")
     readonly_fields = view_fields
 
@@ -104,6 +99,22 @@ class SessionRevocationAdmin(SafeAutocompleteMixin, admin.ModelAdmin):  # type: 
             **(extra_context or {}),
         }
         return super().add_view(request, form_url, context)
+
+    def get_form(
+        self,
+        request: HttpRequest,
+        obj: SessionRevocation | None = None,
+        change: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        for name in ("user", "group"):
+            widget = form.base_fields[name].widget if name in form.base_fields else None
+            if widget is not None:  # no "add/change/delete a user" next to "sign out a user"
+                widget.can_add_related = False
+                widget.can_change_related = False
+                widget.can_delete_related = False
+        return form
 
     def save_model(
         self, request: HttpRequest, obj: SessionRevocation, form: Any, change: bool
