@@ -377,6 +377,22 @@ def test_status_answers_signed_out_with_the_reason(logged_in, user, clock, commi
     assert not is_logged_in(logged_in)
 
 
+@pytest.mark.parametrize("limits", [{}, {"IDLE_TIME": 600}], ids=["no limit", "a limit"])
+def test_the_status_poll_ends_a_revoked_session_once(
+    engine, get, settings, user, clock, committed, limits
+):
+    """What an open page's poll gets, through WSGI and ASGI, with db and cache sessions."""
+    settings.AUTO_LOGOUT = {**limits, "REDIRECT_TO_LOGIN_IMMEDIATELY": True}
+    assert get("/logout-rules/status/").json()["authenticated"] is True
+    committed(lambda: SessionRevocationFactory(user=user, not_before=at(clock.value + 1)))
+    clock.advance(2)
+    payload = get("/logout-rules/status/").json()
+    assert (payload["authenticated"], payload["reason"]) == (False, "revoked")
+    assert payload["message"] == REVOKED
+    again = get("/logout-rules/status/").json()  # the next poll: already ended, no message
+    assert (again["authenticated"], again["reason"], again["message"]) == (False, None, "")
+
+
 def test_a_warm_request_after_a_revocation_makes_the_bare_queries(
     logged_in, user, clock, committed
 ):
