@@ -53,3 +53,15 @@ def logged_in(client, user, clock):
     """``client`` logged in as ``user`` at ``clock``'s current time."""
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """``committed(make)``: run ``make()`` and then its on-commit callbacks (the cache
+    invalidations), as if it had been committed."""
+
+    def run(make):
+        with django_capture_on_commit_callbacks(execute=True):
+            return make()
+
+    return run

@@ -22,24 +22,17 @@ from .services.servers import Server
 from .test_multiprocess import (
     LOGIN_REDIRECT,
     PASSWORD,
-    SERVICES,
     admin_post,
     assert_next_request_logged_out,
     manage,
+    pytestmark,
     servers,
     site,
 )
 
-__all__ = ["servers", "site"]  # the fixtures, shared with test_multiprocess.py
-
-pytestmark = [
-    pytest.mark.multiprocess,
-    pytest.mark.skipif(
-        not SERVICES,
-        reason="needs the PostgreSQL database and the Redis cache shared by the server processes "
-        "(LOGOUT_RULES_TEST_DB=postgresql LOGOUT_RULES_TEST_CACHE=redis: `make test-services`)",
-    ),
-]
+# The fixtures and the marks (multiprocess; skipped, with the reason, without the services) are
+# those of test_multiprocess.py.
+__all__ = ["pytestmark", "servers", "site"]
 
 
 def signed_in(servers: tuple[Server, Server], alice) -> tuple[Browser, Browser, Browser, Browser]:

@@ -4,12 +4,11 @@ the ``sign_out_now`` action on the rule changelists and on a project's own ``Use
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import timedelta
 
 import pytest
 from django.contrib.admin.models import ADDITION, LogEntry
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from django.urls import reverse
@@ -25,6 +24,8 @@ from .factories import (
     UserFactory,
     UserLogoutRuleFactory,
 )
+from .test_permissions import client_for
+from .test_revocations import at
 
 pytestmark = pytest.mark.django_db
 
@@ -36,17 +37,6 @@ EVIL = '<script>alert("x")</script>'
 
 
 @pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    """Run the on-commit callbacks (the cache invalidations) of what ``make()`` does."""
-
-    def run(make):
-        with django_capture_on_commit_callbacks(execute=True):
-            return make()
-
-    return run
-
-
-@pytest.fixture
 def root(clock):
     return UserFactory(username="root", is_staff=True, is_superuser=True)
 
@@ -55,15 +45,6 @@ def root(clock):
 def admin_client(root) -> Client:
     client = Client()
     client.force_login(root)
-    return client
-
-
-def client_for(username: str, *codenames: str) -> Client:
-    user = UserFactory(username=username, is_staff=True)
-    for codename in codenames:
-        user.user_permissions.add(Permission.objects.get(codename=codename))
-    client = Client()
-    client.force_login(user)
     return client
 
 
@@ -88,10 +69,6 @@ def delete_url(revocation: SessionRevocation) -> str:
 
 def history_url(revocation: SessionRevocation) -> str:
     return reverse("admin:logout_rules_sessionrevocation_history", args=[revocation.pk])
-
-
-def at(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=dt_timezone.utc)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""What the three rule admins share: the form, the fieldsets, the list columns and filters."""
+"""What the rule admins share: the form, the fieldsets, the list columns and filters, and (group
+and user rules) import/export and the "Sign out now" action."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from django.utils.translation import gettext_lazy as _
 
 from ..models import LogoutRuleFields, format_duration
 from .forms import RuleForm
+from .sign_out import SignOutNowMixin, sign_out_now
+from .transfer import RuleImportExportMixin
 
 LIMIT_FIELDS = ("idle_time", "session_time", "warning_time")
 BEHAVIOUR_FIELDS = ("message_mode", "message", "redirect_to_login_immediately", "enabled")
@@ -104,3 +107,17 @@ def rule_fieldsets(subject: tuple[str, ...]) -> Any:
         (_("Limits (empty: inherit)"), {"fields": LIMIT_FIELDS}),
         (_("Behaviour"), {"fields": BEHAVIOUR_FIELDS}),
     ]
+
+
+class SubjectRuleAdmin(
+    SignOutNowMixin,
+    RuleImportExportMixin,
+    RuleAdminMixin,
+    admin.ModelAdmin,  # type: ignore[type-arg]
+):
+    """The base of the group-rule and user-rule admins (one rule per group or user)."""
+
+    actions = [sign_out_now]
+    list_filter = RULE_LIST_FILTER
+    list_per_page = 100
+    show_full_result_count = False

@@ -12,9 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from ..models import UserLogoutRule
 from ..resolver import explain
 from ..resources import UserRuleResource
-from .base import RULE_LIST_COLUMNS, RULE_LIST_FILTER, RuleAdminMixin, rule_fieldsets
-from .sign_out import SignOutNowMixin, sign_out_now
-from .transfer import RuleImportExportMixin
+from .base import RULE_LIST_COLUMNS, SubjectRuleAdmin, rule_fieldsets
 
 
 def user_search_fields() -> tuple[str, ...]:
@@ -31,22 +29,13 @@ def user_search_fields() -> tuple[str, ...]:
     return tuple(fields)
 
 
-class UserLogoutRuleAdmin(
-    SignOutNowMixin,
-    RuleImportExportMixin,
-    RuleAdminMixin,
-    admin.ModelAdmin,  # type: ignore[type-arg]
-):
-    actions = [sign_out_now]
+class UserLogoutRuleAdmin(SubjectRuleAdmin):
     resource_classes = [UserRuleResource]
     list_display = ("user", *RULE_LIST_COLUMNS)
     list_display_links = ("user",)
-    list_filter = RULE_LIST_FILTER
     list_select_related = ("user",)
     autocomplete_fields = ("user",)
     ordering = ("-id",)
-    list_per_page = 100
-    show_full_result_count = False
     readonly_fields = ("effective_policy",)
     fieldsets = [
         *rule_fieldsets(("user",)),
