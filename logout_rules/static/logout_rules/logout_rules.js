@@ -487,10 +487,15 @@
 
   // --- polling: was the session ended on the server? ---------------------------------------------
 
+  // A time in the future is not a poll (the computer's clock was set back): ignored, so that a
+  // stale value never stops the polling.
+  function pollTime(value) {
+    return typeof value === "number" && isFinite(value) && value <= Date.now() ? value : 0;
+  }
+
   function storedPoll() {
     try {
-      var value = Number(window.localStorage.getItem(POLLED_KEY));
-      return isFinite(value) ? value : 0;
+      return pollTime(Number(window.localStorage.getItem(POLLED_KEY)));
     } catch (error) {
       return 0; // Storage disabled: the "polled" messages of the other tabs still count.
     }
@@ -498,7 +503,7 @@
 
   // Another tab (share: false) or this one (share: true) asked the server at `at`.
   function notePoll(at, share) {
-    if (typeof at !== "number" || !isFinite(at) || at <= lastPoll) {
+    if (pollTime(at) <= lastPoll) {
       return;
     }
     lastPoll = at;
