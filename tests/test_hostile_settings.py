@@ -111,6 +111,18 @@ CATALOGUE = [
     bad("LOGOUT_RULES_IMPORT_MAX_BYTES", 0, "logout_rules.E040"),
     bad("LOGOUT_RULES_IMPORT_MAX_BYTES", -1, "logout_rules.E040"),
     bad("LOGOUT_RULES_IMPORT_MAX_BYTES", 1.5, "logout_rules.E040"),
+    # --- LOGOUT_RULES_REVOKED_MESSAGE, LOGOUT_RULES_STATUS_POLL ---------------------------------
+    bad("LOGOUT_RULES_REVOKED_MESSAGE", None, "logout_rules.E080"),
+    bad("LOGOUT_RULES_REVOKED_MESSAGE", 5, "logout_rules.E080"),
+    bad("LOGOUT_RULES_REVOKED_MESSAGE", b"bytes", "logout_rules.E080"),
+    bad("LOGOUT_RULES_STATUS_POLL", "60", "logout_rules.E081"),
+    bad("LOGOUT_RULES_STATUS_POLL", 0, "logout_rules.E081"),
+    bad("LOGOUT_RULES_STATUS_POLL", -1, "logout_rules.E081"),
+    bad("LOGOUT_RULES_STATUS_POLL", False, "logout_rules.E081"),
+    bad("LOGOUT_RULES_STATUS_POLL", math.nan, "logout_rules.E081"),
+    bad("LOGOUT_RULES_STATUS_POLL", HUGE_INT, "logout_rules.E081", label="POLL=10**400"),
+    bad("LOGOUT_RULES_STATUS_POLL", timedelta(0), "logout_rules.E081"),
+    bad("LOGOUT_RULES_STATUS_POLL", 0.5, "logout_rules.W080"),
 ]
 
 #: Settings that are valid though unusual: no check message at all.
@@ -123,6 +135,9 @@ ACCEPTED = [
     pytest.param("LOGOUT_RULES_ACTIVITY_RESOLUTION", math.inf, id="resolution-inf"),
     pytest.param("LOGOUT_RULES_PASSIVE_URLS", [], id="passive-empty"),
     pytest.param("LOGOUT_RULES_CACHE_PREFIX", "site-1:rules", id="prefix-colons"),
+    pytest.param("LOGOUT_RULES_REVOKED_MESSAGE", "", id="revoked-message-none"),
+    pytest.param("LOGOUT_RULES_STATUS_POLL", None, id="poll-off"),
+    pytest.param("LOGOUT_RULES_STATUS_POLL", timedelta(minutes=5), id="poll-5-minutes"),
 ]
 
 

@@ -327,6 +327,15 @@ def test_an_empty_message_shows_none(settings, logged_in, user, clock, committed
     assert b'class="message"' not in response.content
 
 
+def test_a_bad_message_setting_falls_back_to_the_default(
+    settings, logged_in, user, clock, committed
+):
+    settings.LOGOUT_RULES_REVOKED_MESSAGE = 5  # logout_rules.E080 at check time
+    committed(lambda: SessionRevocationFactory(user=user, not_before=at(clock.value + 1)))
+    response = logged_in.get("/private/", headers={"accept": "application/json"})
+    assert (response.status_code, response.json()["message"]) == (401, REVOKED)
+
+
 def test_the_signal_says_revoked(logged_in, user, clock, committed):
     received = []
     auto_logout.connect(lambda sender, **kwargs: received.append(kwargs), weak=False)
