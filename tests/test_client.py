@@ -290,9 +290,12 @@ def test_a_page_of_a_user_without_limits_resolves_the_policy_once(logged_in, set
     settings.AUTO_LOGOUT = {"REDIRECT_TO_LOGIN_IMMEDIATELY": True}
     calls = []
     real = client_module.resolver.get_policy
-    monkeypatch.setattr(
-        "logout_rules.resolver.get_policy", lambda user_id: calls.append(user_id) or real(user_id)
-    )
+
+    def counted(user_id):
+        calls.append(user_id)
+        return real(user_id)
+
+    monkeypatch.setattr("logout_rules.resolver.get_policy", counted)
     assert "data-status-poll" in page_attributes(logged_in)
     assert len(calls) == 1
 
