@@ -24,6 +24,8 @@ from .conf import (
     MAX_CACHE_TIMEOUT,
     MAX_DURATION,
     duration_seconds,
+    is_text,
+    status_poll_seconds,
     usable_cache_prefix,
 )
 from .durations import format_duration, seconds_text
@@ -46,6 +48,8 @@ PER_PROCESS_CACHES = (
     "django.core.cache.backends.filebased.FileBasedCache",
 )
 DUMMY_CACHE = "django.core.cache.backends.dummy.DummyCache"
+#: Below this poll interval (seconds) ``manage.py check`` warns (W080).
+MIN_SENSIBLE_STATUS_POLL = 5
 _DURATION_HINT = (
     "Use a positive number of seconds (int), a datetime.timedelta or a string with a unit such "
     f"as '15m' or '1h 30m', of at most {MAX_DURATION.days} days."
@@ -251,6 +255,26 @@ CHECKS: dict[str, tuple[type[CheckMessage], str, str]] = {
         f"For example: timedelta(days=90) (the default), at most {MAX_DURATION.days} days; "
         "None keeps every event.",
     ),
+    "logout_rules.E080": (
+        Error,
+        "LOGOUT_RULES_REVOKED_MESSAGE must be a string: {value!r}.",
+        "Use a string (or a gettext_lazy() text); an empty string means no message after a "
+        "revocation ends a session.",
+    ),
+    "logout_rules.E081": (
+        Error,
+        "LOGOUT_RULES_STATUS_POLL must be None, a positive number of seconds, a timedelta or a "
+        f"string with a unit, of at most {MAX_DURATION.days} days: {{value!r}}.",
+        "For example: LOGOUT_RULES_STATUS_POLL = 60. None: open pages ask only at the warning and "
+        "at the deadline.",
+    ),
+    "logout_rules.W080": (
+        Warning,
+        "LOGOUT_RULES_STATUS_POLL is {value!r}: every open page of every signed-in user asks the "
+        f"server more often than every {MIN_SENSIBLE_STATUS_POLL} seconds.",
+        "One tab per browser asks, but each browser does: a minute (60) is the default. Lower it "
+        "only if revocations must reach open pages within seconds.",
+    ),
     "logout_rules.W050": (
         Warning,
         "AUTO_LOGOUT['REDIRECT_TO_LOGIN_IMMEDIATELY'] is on but 'logout_rules.urls' is not "
@@ -434,10 +458,29 @@ def check_app_settings(**kwargs: Any) -> list[CheckMessage]:
             errors.append(message("logout_rules.E032", value=value))
     if hasattr(settings, "LOGOUT_RULES_PASSIVE_URLS"):
         errors.extend(_check_passive(_setting("LOGOUT_RULES_PASSIVE_URLS")))
+    errors.extend(_check_revocation_settings())
     if hasattr(settings, "LOGOUT_RULES_IMPORT_MAX_BYTES"):
         value = _setting("LOGOUT_RULES_IMPORT_MAX_BYTES")
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             errors.append(message("logout_rules.E040", value=value))
+    return errors
+
+
+def _check_revocation_settings() -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    if hasattr(settings, "LOGOUT_RULES_REVOKED_MESSAGE"):
+        value = _setting("LOGOUT_RULES_REVOKED_MESSAGE")
+        if not is_text(value):
+            errors.append(message("logout_rules.E080", value=value))
+    if hasattr(settings, "LOGOUT_RULES_STATUS_POLL"):
+        value = _setting("LOGOUT_RULES_STATUS_POLL")
+        try:
+            seconds = status_poll_seconds(value)
+        except ValueError:
+            errors.append(message("logout_rules.E081", value=value))
+        else:
+            if seconds is not None and seconds < MIN_SENSIBLE_STATUS_POLL:
+                errors.append(message("logout_rules.W080", value=value))
     return errors
 
 

@@ -24,7 +24,8 @@ from django.utils.translation import gettext
 
 from . import clock, policy, resolver
 from . import session as session_store
-from .middleware import RequestState, get_state
+from .conf import conf
+from .middleware import RequestState, get_state, resolved_policy
 
 
 def _django_get_nonce() -> Callable[[HttpRequest], object] | None:
@@ -53,6 +54,8 @@ def current_state(request: HttpRequest) -> RequestState | None:
 
     Uses what the middleware found; when it did not run (not installed, or the view logged in),
     computes it without writing anything. Reads the session, never the lazy ``request.user``.
+    A user without limits gets a state too (no clock of theirs is read): the script may still
+    ask whether the session was ended (``LOGOUT_RULES_STATUS_POLL``).
     """
     store = getattr(request, "session", None)
     if store is None:
@@ -64,11 +67,21 @@ def current_state(request: HttpRequest) -> RequestState | None:
     if state is not None and state.user_id == user_id:
         return state
     now = clock.now()
-    effective = resolver.get_policy(user_id)
+    effective = resolved_policy(request, user_id) or resolver.get_policy(user_id)
     if not effective.has_limit:
-        return None
+        return RequestState(user_id, effective, now, now, now, False)
     times = session_store.read_times(store, now, lambda: None)
     return RequestState(user_id, effective, now, times.login_at, times.activity_at, False)
+
+
+def shows_script(state: RequestState) -> bool:
+    """Whether the page gets the client script: ``redirect_to_login_immediately`` is on for the
+    user, and there is something to do: a limit to leave at, or (the endpoints included) a
+    revocation to find out about by polling."""
+    effective = state.policy
+    if not effective.redirect_to_login_immediately:
+        return False
+    return effective.has_limit or (conf.STATUS_POLL is not None and endpoint_urls() is not None)
 
 
 def time_left(request: HttpRequest, state: RequestState) -> tuple[float | None, float | None]:
@@ -135,7 +148,8 @@ def script_tag(request: HttpRequest, state: RequestState) -> SafeString:
 
     The warning (and everything that needs the endpoints) is configured only when a warning
     time applies and ``logout_rules.urls`` is included; without them the script still leaves the
-    page when the deadline passes.
+    page when the deadline passes. With the endpoints, ``data-status-poll`` tells it how often to
+    ask whether the session was ended (``LOGOUT_RULES_STATUS_POLL``; absent: never).
     """
     idle, session = seconds_left(request, state)
     attributes: list[tuple[str, object]] = []
@@ -147,6 +161,9 @@ def script_tag(request: HttpRequest, state: RequestState) -> SafeString:
     if urls is not None:
         attributes.append(("data-status-url", urls[0]))
         attributes.append(("data-extend-url", urls[1]))
+        poll = conf.STATUS_POLL
+        if poll is not None:
+            attributes.append(("data-status-poll", f"{poll:g}"))
         warning = warning_seconds(state.policy)
         if warning is not None:
             attributes.append(("data-warning", warning))
@@ -166,7 +183,7 @@ def script_tag(request: HttpRequest, state: RequestState) -> SafeString:
 
 
 def status_payload(request: HttpRequest, state: RequestState | None) -> dict[str, Any]:
-    """The status endpoint's JSON for an authenticated session (``state`` ``None``: no limit)."""
+    """The status endpoint's JSON for an authenticated session."""
     idle = session = exact_idle = exact_session = warning = None
     redirect = False
     if state is not None:
@@ -206,6 +223,6 @@ def client_context(request: HttpRequest) -> dict[str, Any]:
         context["seconds_until_session_end"] = session
     if idle is not None:
         context["seconds_until_idle_end"] = idle
-    if state.policy.redirect_to_login_immediately:
+    if shows_script(state):
         context["redirect_to_login_immediately"] = script_tag(request, state)
     return context

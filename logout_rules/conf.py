@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.signals import setting_changed
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy
 
 from . import durations
@@ -52,6 +53,8 @@ MAX_CACHE_TIMEOUT = int(MAX_DURATION.total_seconds())
 MAX_CACHE_PREFIX_LENGTH = 100
 #: What a session ended by a revocation is told (translated when shown).
 DEFAULT_REVOKED_MESSAGE = gettext_lazy("You have been signed out.")
+#: How often an open page asks the status endpoint whether its session was ended (seconds).
+DEFAULT_STATUS_POLL = 60.0
 #: The largest rule-set file an import reads (admin upload or ``logout_rules import``): 10 MiB.
 DEFAULT_IMPORT_MAX_BYTES = 10 * 1024 * 1024
 #: How long the audit trail keeps logout events by default (``logout_rules prune``): 90 days.
@@ -153,9 +156,36 @@ def _activity_resolution(value: object) -> float | None:
     return None
 
 
-def _revoked_message(value: object) -> str | None:
-    """The configured text; ``None`` (the translated default) when unset or not a string."""
-    return value if isinstance(value, str) else None
+def is_text(value: object) -> bool:
+    """A string, or a lazy translation (``gettext_lazy``) that becomes one when shown."""
+    return isinstance(value, str | Promise)
+
+
+def _revoked_message(value: object) -> str | Promise | None:
+    """The configured text; ``None`` (the translated default) when unset or not text."""
+    return value if is_text(value) else None  # type: ignore[return-value]
+
+
+def status_poll_seconds(value: object) -> float | None:
+    """``LOGOUT_RULES_STATUS_POLL`` → seconds; ``None`` means "do not poll". ``ValueError`` when
+    it is neither ``None`` nor a positive number of seconds (or ``timedelta``) of at most
+    ``MAX_DURATION``."""
+    if value is None:
+        return None
+    seconds = duration_seconds(value)
+    if seconds is None:
+        raise ValueError(value)
+    return seconds
+
+
+def _status_poll(value: object) -> float | None:
+    if value is _UNSET:
+        return DEFAULT_STATUS_POLL
+    try:
+        return status_poll_seconds(value)
+    except ValueError:
+        logger.warning("logout_rules: LOGOUT_RULES_STATUS_POLL is invalid: %r", value)
+        return DEFAULT_STATUS_POLL
 
 
 def _events(value: object) -> bool:
@@ -282,7 +312,12 @@ class Settings:
     def REVOKED_MESSAGE(self) -> str:
         """The message shown once after a revocation ended a session (``""``: none)."""
         value = self._read("LOGOUT_RULES_REVOKED_MESSAGE", _revoked_message)
-        return str(DEFAULT_REVOKED_MESSAGE) if value is None else value
+        return str(DEFAULT_REVOKED_MESSAGE if value is None else value)
+
+    @property
+    def STATUS_POLL(self) -> float | None:
+        """Seconds between two status requests of an open page (``None``: no polling)."""
+        return self._read("LOGOUT_RULES_STATUS_POLL", _status_poll)
 
     @property
     def EVENTS(self) -> bool:

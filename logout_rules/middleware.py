@@ -29,6 +29,9 @@ from .signals import auto_logout
 
 #: The attribute holding this request's ``RequestState`` (read by the context processor).
 STATE_ATTRIBUTE = "_logout_rules_state"
+#: ``(user id, policy)`` as the request phase resolved it, also when nothing applies to the user
+#: (the client script then need not resolve it again).
+POLICY_ATTRIBUTE = "_logout_rules_policy"
 #: Set on a request whose session this middleware just ended: ``(reason, message)``.
 LOGGED_OUT_ATTRIBUTE = "_logout_rules_logged_out"
 
@@ -53,6 +56,14 @@ class RequestState:
 
 def get_state(request: HttpRequest) -> RequestState | None:
     return getattr(request, STATE_ATTRIBUTE, None)
+
+
+def resolved_policy(request: HttpRequest, user_id: object) -> policy.Policy | None:
+    """The policy the request phase resolved for ``user_id`` when nothing was enforced."""
+    found = getattr(request, POLICY_ATTRIBUTE, None)
+    if found is not None and found[0] == user_id:
+        return found[1]  # type: ignore[no-any-return]
+    return None
 
 
 def is_passive(request: HttpRequest) -> bool:
@@ -198,6 +209,7 @@ def check_request(request: HttpRequest) -> HttpResponseBase | None:
     now = clock.now()
     effective = resolver.get_policy(user_id)
     if not effective.enforced:
+        setattr(request, POLICY_ATTRIBUTE, (user_id, effective))
         return None
     times = session_store.read_times(store, now, _last_login(request))
     if times.garbage:

@@ -307,6 +307,10 @@ class SessionRevocation(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
+    #: Bulk writes (``bulk_create``, ``update``…) send no per-row signals: they invalidate every
+    #: cached policy after commit, like the rules' bulk writes.
+    objects: ClassVar[Any] = RuleManager()
+
     class Meta:
         verbose_name = _("session revocation")
         verbose_name_plural = _("session revocations")

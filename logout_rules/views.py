@@ -29,8 +29,9 @@ from .middleware import LOGGED_OUT_ATTRIBUTE, STATE_ATTRIBUTE, json_response, lo
 def signed_out(request: HttpRequest) -> dict[str, Any]:
     """The payload for a request without a session user.
 
-    ``reason`` (``"idle"`` or ``"session"``) and ``message`` are set only when the middleware
-    ended the session during this very request; otherwise it had ended before (``None``, ``""``).
+    ``reason`` (``"idle"``, ``"session"`` or ``"revoked"``) and ``message`` are set only when the
+    middleware ended the session during this very request; otherwise it had ended before
+    (``None``, ``""``).
     """
     reason, message = getattr(request, LOGGED_OUT_ATTRIBUTE, (None, ""))
     return {

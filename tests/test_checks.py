@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
+from django.utils.translation import gettext_lazy
 
 from logout_rules import checks
 
@@ -188,11 +189,41 @@ def test_cache_checks(settings, caches, alias, debug, expected):
         ("LOGOUT_RULES_PASSIVE_URLS", "health", ["logout_rules.E033"]),
         ("LOGOUT_RULES_PASSIVE_URLS", [5], ["logout_rules.E033"]),
         ("LOGOUT_RULES_PASSIVE_URLS", ["^("], ["logout_rules.E034"]),
+        ("LOGOUT_RULES_REVOKED_MESSAGE", "Signed out.", []),
+        ("LOGOUT_RULES_REVOKED_MESSAGE", "", []),
+        ("LOGOUT_RULES_REVOKED_MESSAGE", gettext_lazy("Signed out."), []),
+        ("LOGOUT_RULES_REVOKED_MESSAGE", None, ["logout_rules.E080"]),
+        ("LOGOUT_RULES_REVOKED_MESSAGE", 5, ["logout_rules.E080"]),
+        ("LOGOUT_RULES_REVOKED_MESSAGE", ["bye"], ["logout_rules.E080"]),
+        ("LOGOUT_RULES_STATUS_POLL", 60, []),
+        ("LOGOUT_RULES_STATUS_POLL", None, []),
+        ("LOGOUT_RULES_STATUS_POLL", 30.5, []),
+        ("LOGOUT_RULES_STATUS_POLL", timedelta(minutes=2), []),
+        ("LOGOUT_RULES_STATUS_POLL", 0, ["logout_rules.E081"]),
+        ("LOGOUT_RULES_STATUS_POLL", -60, ["logout_rules.E081"]),
+        ("LOGOUT_RULES_STATUS_POLL", "60", ["logout_rules.E081"]),
+        ("LOGOUT_RULES_STATUS_POLL", True, ["logout_rules.E081"]),
+        ("LOGOUT_RULES_STATUS_POLL", float("inf"), ["logout_rules.E081"]),
+        ("LOGOUT_RULES_STATUS_POLL", timedelta(days=4000), ["logout_rules.E081"]),
+        ("LOGOUT_RULES_STATUS_POLL", 2, ["logout_rules.W080"]),
+        ("LOGOUT_RULES_STATUS_POLL", timedelta(seconds=1), ["logout_rules.W080"]),
     ],
 )
 def test_app_settings_checks(settings, name, value, expected):
     setattr(settings, name, value)
     assert ids(checks.check_app_settings()) == expected
+
+
+def test_revocation_setting_messages_name_the_value(settings):
+    settings.LOGOUT_RULES_REVOKED_MESSAGE = 5
+    settings.LOGOUT_RULES_STATUS_POLL = "soon"
+    errors = checks.check_app_settings()
+    assert [error.msg for error in errors] == [
+        "LOGOUT_RULES_REVOKED_MESSAGE must be a string: 5.",
+        "LOGOUT_RULES_STATUS_POLL must be None, a positive number of seconds, a timedelta or a "
+        "string with a unit, of at most 3650 days: 'soon'.",
+    ]
+    assert all(error.hint for error in errors)
 
 
 def test_every_id_is_unique_and_documented():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from html.parser import HTMLParser
 
 import pytest
@@ -65,6 +66,7 @@ def test_the_script_carries_its_whole_configuration(logged_in, clock, settings):
         "data-session-end": "3590",
         "data-status-url": "/logout-rules/status/",
         "data-extend-url": "/logout-rules/extend/",
+        "data-status-poll": "60",  # LOGOUT_RULES_STATUS_POLL's default
         "data-warning": "60",
         "data-stylesheet": "/static/logout_rules/logout_rules.css",
         "data-csrf-cookie": "csrftoken",
@@ -219,6 +221,92 @@ def test_the_tag_is_empty_for_anonymous_visitors(client, settings):
     response = client.get("/")
     assert TAG.render(Context({"request": response.wsgi_request})) == ""
     assert TAG.render(Context({})) == ""
+
+
+# --- polling the status endpoint (LOGOUT_RULES_STATUS_POLL) -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("poll", "attribute"),
+    [(60, "60"), (2.5, "2.5"), (timedelta(minutes=2), "120"), (None, None), ("soon", "60")],
+)
+def test_the_poll_interval_is_a_data_attribute(logged_in, settings, poll, attribute):
+    settings.AUTO_LOGOUT = WARNED
+    settings.LOGOUT_RULES_STATUS_POLL = poll
+    assert page_attributes(logged_in).get("data-status-poll") == attribute
+
+
+def test_without_the_endpoints_there_is_no_polling(logged_in, settings):
+    settings.AUTO_LOGOUT = WARNED
+    settings.LOGOUT_RULES_STATUS_POLL = 5
+    settings.ROOT_URLCONF = __name__
+    assert "data-status-poll" not in page_attributes(logged_in)
+
+
+def test_a_user_without_limits_gets_the_polling_script(logged_in, settings):
+    """A revocation applies whatever the limits: the open page must find out by itself."""
+    settings.AUTO_LOGOUT = {"REDIRECT_TO_LOGIN_IMMEDIATELY": True}
+    settings.LOGOUT_RULES_STATUS_POLL = 30
+    attributes = page_attributes(logged_in)
+    assert attributes == {
+        "src": "/static/logout_rules/logout_rules.js",
+        "defer": None,
+        "data-logout-rules": None,
+        "data-status-url": "/logout-rules/status/",
+        "data-extend-url": "/logout-rules/extend/",
+        "data-status-poll": "30",
+    }
+    response = logged_in.get("/page/")
+    assert TAG.render(Context({"request": response.wsgi_request})) == str(
+        response.context["redirect_to_login_immediately"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("auto_logout", "poll", "urlconf"),
+    [
+        ({}, 30, None),  # the page does not leave by itself: no script at all
+        ({"REDIRECT_TO_LOGIN_IMMEDIATELY": True}, None, None),  # nothing to ask, nothing to wait
+        ({"REDIRECT_TO_LOGIN_IMMEDIATELY": True}, 30, __name__),  # no endpoint to ask
+    ],
+)
+def test_a_user_without_limits_gets_no_script_when_it_has_nothing_to_do(
+    logged_in, settings, auto_logout, poll, urlconf
+):
+    settings.AUTO_LOGOUT = auto_logout
+    settings.LOGOUT_RULES_STATUS_POLL = poll
+    if urlconf:
+        settings.ROOT_URLCONF = urlconf
+    response = logged_in.get("/page/")
+    assert "redirect_to_login_immediately" not in response.context
+    assert TAG.render(Context({"request": response.wsgi_request})) == ""
+    assert not [
+        attrs for attrs in scripts(response.content.decode()) if "data-logout-rules" in attrs
+    ]
+
+
+def test_a_page_of_a_user_without_limits_resolves_the_policy_once(logged_in, settings, monkeypatch):
+    """The middleware's resolution serves the script too: no second cache round trip."""
+    settings.AUTO_LOGOUT = {"REDIRECT_TO_LOGIN_IMMEDIATELY": True}
+    calls = []
+    real = client_module.resolver.get_policy
+
+    def counted(user_id):
+        calls.append(user_id)
+        return real(user_id)
+
+    monkeypatch.setattr("logout_rules.resolver.get_policy", counted)
+    assert "data-status-poll" in page_attributes(logged_in)
+    assert len(calls) == 1
+
+
+def test_the_status_of_a_user_without_limits(logged_in, settings):
+    settings.AUTO_LOGOUT = {"REDIRECT_TO_LOGIN_IMMEDIATELY": True}
+    payload = logged_in.get("/logout-rules/status/").json()
+    assert payload["authenticated"] is True
+    assert payload["seconds_left"] is None
+    assert payload["warning_due"] is False
+    assert payload["redirect_to_login_immediately"] is True
 
 
 # --- the status payload ---------------------------------------------------------------------------

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.utils import translation
+from django.utils.translation import gettext_lazy
+
 from logout_rules.conf import conf, duration_seconds, parse_auto_logout
 from logout_rules.policy import NO_CEILINGS, Ceilings, Rule
 
@@ -105,3 +108,33 @@ def test_an_invalid_ceiling_is_ignored_and_logged_never_raised(settings, caplog)
         assert conf.ceilings is NO_CEILINGS
     assert "LOGOUT_RULES_MAX_IDLE_TIME = '15' is not a valid duration" in caplog.text
     assert "LOGOUT_RULES_MAX_SESSION_TIME = -1 is not a valid duration" in caplog.text
+
+
+def test_revoked_message(settings):
+    assert conf.REVOKED_MESSAGE == "You have been signed out."
+    settings.LOGOUT_RULES_REVOKED_MESSAGE = ""
+    assert conf.REVOKED_MESSAGE == ""
+    settings.LOGOUT_RULES_REVOKED_MESSAGE = gettext_lazy("Signed out by an administrator.")
+    assert conf.REVOKED_MESSAGE == "Signed out by an administrator."
+    settings.LOGOUT_RULES_REVOKED_MESSAGE = 5  # E080; the default applies at request time
+    assert conf.REVOKED_MESSAGE == "You have been signed out."
+
+
+def test_revoked_message_is_translated_when_shown(settings):
+    with translation.override("fr"):
+        translated = conf.REVOKED_MESSAGE
+    assert translated != "You have been signed out."
+    assert conf.REVOKED_MESSAGE == "You have been signed out."
+
+
+def test_status_poll(settings):
+    assert conf.STATUS_POLL == 60.0
+    settings.LOGOUT_RULES_STATUS_POLL = None
+    assert conf.STATUS_POLL is None
+    settings.LOGOUT_RULES_STATUS_POLL = timedelta(seconds=90)
+    assert conf.STATUS_POLL == 90.0
+    settings.LOGOUT_RULES_STATUS_POLL = 1.5
+    assert conf.STATUS_POLL == 1.5
+    for bad in (0, -5, "60", True, float("nan")):  # E081; the default applies at request time
+        settings.LOGOUT_RULES_STATUS_POLL = bad
+        assert conf.STATUS_POLL == 60.0

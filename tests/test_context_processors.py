@@ -44,13 +44,27 @@ def test_redirect_script_tag(logged_in, clock, settings):
     assert (
         '<script src="/static/logout_rules/logout_rules.js" defer data-logout-rules '
         'data-idle-end="600" data-status-url="/logout-rules/status/" '
-        'data-extend-url="/logout-rules/extend/"></script>'
+        'data-extend-url="/logout-rules/extend/" data-status-poll="60"></script>'
     ) in content
     assert "<script>" not in content  # nothing inline
 
 
-def test_redirect_flag_without_limit_gives_nothing(logged_in, settings):
+def test_redirect_flag_without_limit_gives_the_polling_script(logged_in, settings):
+    """No deadline to leave at, but a revocation to find out about: the page asks status."""
     settings.AUTO_LOGOUT = {"REDIRECT_TO_LOGIN_IMMEDIATELY": True}
+    context = render_page(logged_in).context
+    assert "seconds_until_idle_end" not in context
+    assert "seconds_until_session_end" not in context
+    assert str(context["redirect_to_login_immediately"]) == (
+        '<script src="/static/logout_rules/logout_rules.js" defer data-logout-rules '
+        'data-status-url="/logout-rules/status/" data-extend-url="/logout-rules/extend/" '
+        'data-status-poll="60"></script>'
+    )
+
+
+def test_redirect_flag_without_limit_and_without_polling_gives_nothing(logged_in, settings):
+    settings.AUTO_LOGOUT = {"REDIRECT_TO_LOGIN_IMMEDIATELY": True}
+    settings.LOGOUT_RULES_STATUS_POLL = None
     context = render_page(logged_in).context
     for name in (
         "seconds_until_idle_end",

@@ -134,6 +134,18 @@ CATALOGUE = [
         "logout_rules.W093",
         label="MAX_SESSION below AUTO_LOGOUT",
     ),
+    # --- LOGOUT_RULES_REVOKED_MESSAGE, LOGOUT_RULES_STATUS_POLL ---------------------------------
+    bad("LOGOUT_RULES_REVOKED_MESSAGE", None, "logout_rules.E080"),
+    bad("LOGOUT_RULES_REVOKED_MESSAGE", 5, "logout_rules.E080"),
+    bad("LOGOUT_RULES_REVOKED_MESSAGE", b"bytes", "logout_rules.E080"),
+    bad("LOGOUT_RULES_STATUS_POLL", "60", "logout_rules.E081"),
+    bad("LOGOUT_RULES_STATUS_POLL", 0, "logout_rules.E081"),
+    bad("LOGOUT_RULES_STATUS_POLL", -1, "logout_rules.E081"),
+    bad("LOGOUT_RULES_STATUS_POLL", False, "logout_rules.E081"),
+    bad("LOGOUT_RULES_STATUS_POLL", math.nan, "logout_rules.E081"),
+    bad("LOGOUT_RULES_STATUS_POLL", HUGE_INT, "logout_rules.E081", label="POLL=10**400"),
+    bad("LOGOUT_RULES_STATUS_POLL", timedelta(0), "logout_rules.E081"),
+    bad("LOGOUT_RULES_STATUS_POLL", 0.5, "logout_rules.W080"),
 ]
 
 #: Settings that are valid though unusual: no check message at all.
@@ -152,6 +164,9 @@ ACCEPTED = [
     pytest.param("LOGOUT_RULES_MAX_IDLE_TIME", 1800, id="idle-ceiling-equal"),
     pytest.param("LOGOUT_RULES_MAX_IDLE_TIME", "1h", id="idle-ceiling-string"),
     pytest.param("LOGOUT_RULES_MAX_SESSION_TIME", timedelta(hours=8), id="session-ceiling"),
+    pytest.param("LOGOUT_RULES_REVOKED_MESSAGE", "", id="revoked-message-none"),
+    pytest.param("LOGOUT_RULES_STATUS_POLL", None, id="poll-off"),
+    pytest.param("LOGOUT_RULES_STATUS_POLL", timedelta(minutes=5), id="poll-5-minutes"),
 ]
 
 

@@ -3,21 +3,32 @@ how the middleware ends the sessions they apply to (sync and async, db and cache
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import json
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from io import StringIO
 
 import pytest
 from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.models import AnonymousUser, Group
 from django.contrib.sessions.backends.db import SessionStore
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from logout_rules import loading, resolver
-from logout_rules.models import SessionRevocation
+from logout_rules import loading, resolver, revocations, rulesets
+from logout_rules.models import GroupLogoutRule, SessionRevocation, UserLogoutRule
 from logout_rules.policy import SCOPE_EVERYONE, SCOPE_GROUP, SCOPE_USER, Revocation
 from logout_rules.signals import auto_logout
 
-from .factories import GroupFactory, SessionRevocationFactory, UserFactory
+from .factories import (
+    GroupFactory,
+    GroupLogoutRuleFactory,
+    SessionRevocationFactory,
+    UserFactory,
+    UserLogoutRuleFactory,
+)
 from .test_middleware import AsyncRunner
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +38,7 @@ LOGIN_REDIRECT = "/accounts/login/?next=/private/"
 
 
 def at(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=UTC)
+    return datetime.fromtimestamp(epoch, tz=dt_timezone.utc)
 
 
 # --- the rows ------------------------------------------------------------------------------------
@@ -46,10 +57,10 @@ def test_user_and_group_together_are_refused_by_the_database():
 
 
 def test_defaults_everyone_now():
-    before = datetime.now(tz=UTC)
+    before = datetime.now(tz=dt_timezone.utc)
     revocation = SessionRevocation.objects.create()
     assert revocation.scope == SCOPE_EVERYONE
-    assert before <= revocation.not_before <= datetime.now(tz=UTC)
+    assert before <= revocation.not_before <= datetime.now(tz=dt_timezone.utc)
     assert revocation.reason == ""
     assert revocation.created_by is None
     assert revocation.created_at is not None
@@ -316,6 +327,15 @@ def test_an_empty_message_shows_none(settings, logged_in, user, clock, committed
     assert b'class="message"' not in response.content
 
 
+def test_a_bad_message_setting_falls_back_to_the_default(
+    settings, logged_in, user, clock, committed
+):
+    settings.LOGOUT_RULES_REVOKED_MESSAGE = 5  # logout_rules.E080 at check time
+    committed(lambda: SessionRevocationFactory(user=user, not_before=at(clock.value + 1)))
+    response = logged_in.get("/private/", headers={"accept": "application/json"})
+    assert (response.status_code, response.json()["message"]) == (401, REVOKED)
+
+
 def test_the_signal_says_revoked(logged_in, user, clock, committed):
     received = []
 
@@ -359,6 +379,22 @@ def test_status_answers_signed_out_with_the_reason(logged_in, user, clock, commi
     assert not is_logged_in(logged_in)
 
 
+@pytest.mark.parametrize("limits", [{}, {"IDLE_TIME": 600}], ids=["no limit", "a limit"])
+def test_the_status_poll_ends_a_revoked_session_once(
+    engine, get, settings, user, clock, committed, limits
+):
+    """What an open page's poll gets, through WSGI and ASGI, with db and cache sessions."""
+    settings.AUTO_LOGOUT = {**limits, "REDIRECT_TO_LOGIN_IMMEDIATELY": True}
+    assert get("/logout-rules/status/").json()["authenticated"] is True
+    committed(lambda: SessionRevocationFactory(user=user, not_before=at(clock.value + 1)))
+    clock.advance(2)
+    payload = get("/logout-rules/status/").json()
+    assert (payload["authenticated"], payload["reason"]) == (False, "revoked")
+    assert payload["message"] == REVOKED
+    again = get("/logout-rules/status/").json()  # the next poll: already ended, no message
+    assert (again["authenticated"], again["reason"], again["message"]) == (False, None, "")
+
+
 def test_a_warm_request_after_a_revocation_makes_the_bare_queries(
     logged_in, user, clock, committed
 ):
@@ -384,3 +420,114 @@ def test_an_old_revocation_does_not_end_a_later_session_of_a_ruled_user(
     clock.advance(61)
     response = client.get("/private/", headers={"accept": "application/json"})
     assert response.json()["reason"] == "idle"
+
+
+# --- revocations.py: the one place that creates them ------------------------------------------
+
+
+def test_revoke_takes_exactly_one_subject(user):
+    staff = GroupFactory(name="staff")
+    for subject in ({}, {"user": user, "group": staff}, {"user": user, "everyone": True}):
+        with pytest.raises(ValueError, match="exactly one"):
+            revocations.revoke(**subject)
+    assert not SessionRevocation.objects.exists()
+
+
+def test_revoke_stamps_now_and_the_author(user, clock):
+    admin = UserFactory(username="root")
+    revocation = revocations.revoke(user=user, reason="  lost laptop  ", by=admin)
+    assert revocation.not_before == at(clock.now())
+    assert revocation.created_by_id == admin.pk
+    assert revocation.reason == "lost laptop"
+    anonymous = revocations.revoke(everyone=True, by=AnonymousUser())
+    assert anonymous.created_by is None
+
+
+def test_a_reason_too_long_is_refused_and_nothing_saved(user):
+    with pytest.raises(ValidationError):
+        revocations.revoke(user=user, reason="x" * 1001)
+    with pytest.raises(ValidationError):
+        revocations.revoke_each(users=[user], reason="x" * 1001)
+    assert not SessionRevocation.objects.exists()
+
+
+def test_a_saved_revocation_is_never_recorded_again(user):
+    revocation = revocations.revoke(user=user)
+    with pytest.raises(ValueError, match="never changed"):
+        revocations.record(revocation)
+
+
+def test_revoke_each_makes_one_per_subject_at_one_moment(clock, committed):
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    staff = Group.objects.create(name="staff")
+    warm(alice, bob)
+    rows = committed(
+        lambda: revocations.revoke_each(users=[alice, bob, alice], groups=[staff, staff])
+    )
+    assert [row.scope for row in rows] == [SCOPE_USER, SCOPE_USER, SCOPE_GROUP]
+    assert {row.not_before for row in rows} == {at(clock.now())}
+    assert resolver.get_policy(alice.pk).revocation is not None
+    assert resolver.get_policy(bob.pk).revocation is not None
+
+
+def test_the_naive_now_without_time_zones(settings, clock):
+    settings.USE_TZ = False
+    moment = revocations.now()
+    assert moment.tzinfo is None
+    assert moment.timestamp() == clock.now()
+
+
+def test_bulk_writes_invalidate_every_cached_policy(user, committed):
+    warm(user)
+    committed(lambda: SessionRevocation.objects.bulk_create([SessionRevocation(user=user)]))
+    assert resolver.get_policy(user.pk).revocation is not None
+    committed(lambda: SessionRevocation.objects.update(not_before=at(1000)))
+    assert resolver.get_policy(user.pk).revocation == Revocation(1000.0, SCOPE_USER)
+
+
+# --- rule sets never contain revocations, and never delete them ----------------------------------
+
+
+def every_export(tmp_path, name: str) -> dict[str, str]:
+    texts = {fmt: rulesets.write_export(fmt, None) or "" for fmt in ("json", "yaml")}
+    directory = tmp_path / name
+    rulesets.write_export("csv", directory)
+    for path in sorted(directory.iterdir()):
+        texts[f"csv/{path.name}"] = path.read_text()
+    return texts
+
+
+def test_rule_set_files_never_contain_revocations(tmp_path, clock):
+    staff = GroupFactory(name="staff")
+    alice = UserFactory(username="alice")
+    GroupLogoutRuleFactory(group=staff, idle_time=timedelta(minutes=5))
+    UserLogoutRuleFactory(user=alice, session_time=timedelta(hours=1))
+    before = every_export(tmp_path, "before")
+    SessionRevocationFactory(user=alice, reason="revocation-reason-1")
+    SessionRevocationFactory(group=staff, reason="revocation-reason-2")
+    SessionRevocationFactory(reason="revocation-reason-3")
+    after = every_export(tmp_path, "after")
+    assert after == before
+    assert not any("revocation" in text for text in after.values())
+
+
+def test_import_prune_never_deletes_revocations(tmp_path, clock):
+    staff, other = GroupFactory(name="staff"), GroupFactory(name="other")
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    GroupLogoutRuleFactory(group=staff)
+    GroupLogoutRuleFactory(group=other)
+    UserLogoutRuleFactory(user=alice)
+    UserLogoutRuleFactory(user=bob)
+    kept = [
+        SessionRevocationFactory(user=alice).pk,
+        SessionRevocationFactory(group=staff).pk,
+        SessionRevocationFactory().pk,
+    ]
+    path = tmp_path / "empty.json"
+    path.write_text(json.dumps({"version": 1, "groups": [], "users": []}))
+    out = StringIO()
+    call_command("logout_rules", "import", str(path), "--prune", stdout=out, stderr=StringIO())
+    assert "4 deleted" in out.getvalue()
+    assert not GroupLogoutRule.objects.exists()
+    assert not UserLogoutRule.objects.exists()
+    assert sorted(SessionRevocation.objects.values_list("pk", flat=True)) == sorted(kept)

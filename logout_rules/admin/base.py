@@ -1,4 +1,5 @@
-"""What the three rule admins share: the form, the fieldsets, the list columns and filters."""
+"""What the rule admins share: the form, the fieldsets, the list columns and filters, and (group
+and user rules) import/export and the "Sign out now" action."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from ..durations import format_duration
 from ..models import LogoutRuleFields
 from .forms import CONFIRM_SHORT_FIELD, RuleForm
+from .sign_out import SignOutNowMixin, sign_out_now
+from .transfer import RuleImportExportMixin
 
 # The confirmation box is hidden until an idle or session time under a minute asks for it.
 LIMIT_FIELDS = ("idle_time", "session_time", CONFIRM_SHORT_FIELD, "warning_time")
@@ -55,10 +58,8 @@ class SafeAutocompleteSelect(AutocompleteSelect):
         return super().optgroups(name, usable, attr)
 
 
-class RuleAdminMixin:
-    """Columns and form for rule admins (mixed into ``ModelAdmin`` subclasses)."""
-
-    form: Any = RuleForm
+class SafeAutocompleteMixin:
+    """Autocomplete foreign keys with ``SafeAutocompleteSelect`` (mixed into a ``ModelAdmin``)."""
 
     def formfield_for_foreignkey(
         self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
@@ -69,6 +70,12 @@ class RuleAdminMixin:
                 db_field, admin_class.admin_site, using=kwargs.get("using")
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+
+class RuleAdminMixin(SafeAutocompleteMixin):
+    """Columns and form for rule admins (mixed into ``ModelAdmin`` subclasses)."""
+
+    form: Any = RuleForm
 
     @admin.display(description=_("idle time"), ordering="idle_time")
     def idle_display(self, obj: LogoutRuleFields) -> str:
@@ -106,3 +113,17 @@ def rule_fieldsets(subject: tuple[str, ...]) -> Any:
         (_("Limits (empty: inherit)"), {"fields": LIMIT_FIELDS}),
         (_("Behaviour"), {"fields": BEHAVIOUR_FIELDS}),
     ]
+
+
+class SubjectRuleAdmin(
+    SignOutNowMixin,
+    RuleImportExportMixin,
+    RuleAdminMixin,
+    admin.ModelAdmin,  # type: ignore[type-arg]
+):
+    """The base of the group-rule and user-rule admins (one rule per group or user)."""
+
+    actions = [sign_out_now]
+    list_filter = RULE_LIST_FILTER
+    list_per_page = 100
+    show_full_result_count = False

@@ -12,8 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from ..models import UserLogoutRule
 from ..resolver import explain
 from ..resources import UserRuleResource
-from .base import RULE_LIST_COLUMNS, RULE_LIST_FILTER, RuleAdminMixin, rule_fieldsets
-from .transfer import RuleImportExportMixin
+from .base import RULE_LIST_COLUMNS, SubjectRuleAdmin, rule_fieldsets
 
 
 def user_search_fields() -> tuple[str, ...]:
@@ -30,16 +29,13 @@ def user_search_fields() -> tuple[str, ...]:
     return tuple(fields)
 
 
-class UserLogoutRuleAdmin(RuleImportExportMixin, RuleAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class UserLogoutRuleAdmin(SubjectRuleAdmin):
     resource_classes = [UserRuleResource]
     list_display = ("user", *RULE_LIST_COLUMNS)
     list_display_links = ("user",)
-    list_filter = RULE_LIST_FILTER
     list_select_related = ("user",)
     autocomplete_fields = ("user",)
     ordering = ("-id",)
-    list_per_page = 100
-    show_full_result_count = False
     readonly_fields = ("effective_policy",)
     fieldsets = [
         *rule_fieldsets(("user",)),

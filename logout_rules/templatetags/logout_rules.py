@@ -8,14 +8,15 @@ from typing import Any
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
-from ..client import current_state, script_tag
+from ..client import current_state, script_tag, shows_script
 
 register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
 def logout_rules_script(context: dict[str, Any]) -> SafeString:
-    """The script tag when a limit applies to the current user and the redirect flag is on.
+    """The script tag when the redirect flag is on for the current user and a limit applies or
+    polling is on (see ``client.shows_script``).
 
     The output is built with ``format_html`` (every value escaped).
     """
@@ -23,6 +24,6 @@ def logout_rules_script(context: dict[str, Any]) -> SafeString:
     if request is None:
         return mark_safe("")
     state = current_state(request)
-    if state is None or not state.policy.redirect_to_login_immediately:
+    if state is None or not shows_script(state):
         return mark_safe("")
     return script_tag(request, state)

@@ -77,6 +77,7 @@ def site(browser, live_server, transactional_db, settings) -> Site:
     """The live server on the browser tests' URLconf (which renders with its own templates)."""
     settings.ROOT_URLCONF = "tests.browser.urls"
     views.POSTED.clear()
+    views.STATUS_REQUESTS.clear()
     return Site(live_server.url)
 
 

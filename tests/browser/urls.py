@@ -5,8 +5,18 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from logout_rules import views as endpoints
+
 from . import views
 
+#: ``logout_rules.urls``, with the status requests counted on the server side.
+ENDPOINTS = (
+    [
+        path("status/", views.counted_status, name="status"),
+        path("extend/", endpoints.extend, name="extend"),
+    ],
+    "logout_rules",
+)
 urlpatterns = [
     path("admin/", admin.site.urls),
     path(
@@ -14,7 +24,7 @@ urlpatterns = [
         views.strict_csp(views.Login.as_view()),
         name="login",
     ),
-    path("logout-rules/", include("logout_rules.urls")),
+    path("logout-rules/", include(ENDPOINTS)),
     path("page/", views.page, name="page"),
     path("tag/", views.tag_page, name="tag"),
     path("form/", views.form, name="form"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.template import Engine, RequestContext
+
+from logout_rules import views as endpoints
 
 #: The pages' own template engine (the test settings' context processors). Switching
 #: ``TEMPLATES`` per test would race with the live server thread, which rebuilds the global
@@ -74,6 +77,16 @@ def form(request: HttpRequest) -> HttpResponse:
         POSTED.append(request.POST.get("note", ""))
         return render(request, "browser/page.html", {"title": "saved", "saved": True})
     return render(request, "browser/page.html", {"title": "form", "form": True})
+
+
+#: When the server answered each status request (the polling tests count them server-side).
+STATUS_REQUESTS: list[float] = []
+
+
+@functools.wraps(endpoints.status)  # keeps it passive
+def counted_status(request: HttpRequest) -> HttpResponse:
+    STATUS_REQUESTS.append(time.monotonic())
+    return endpoints.status(request)
 
 
 class Login(LoginView):

@@ -8,6 +8,9 @@
 * ``prune [--dry-run]``: delete the logout events older than ``LOGOUT_RULES_EVENT_RETENTION`` and
   the session revocations that can no longer end a session, in batches; print the counts (with
   ``--dry-run``: what would be deleted, deleting nothing). Exit status 0.
+* ``revoke (--user USERNAME | --group NAME | --everyone) [--reason TEXT]``: sign out now (one
+  session revocation, ``revocations.py``). Exit status 0 done; 2 for an unknown user or group or
+  a reason that is too long (nothing written).
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ... import events, rulesets
+from ... import events, revocations, rulesets
 from ...resolver import explain
 
 
@@ -85,6 +90,19 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="Print what would be deleted; delete nothing."
         )
 
+        revoke_parser = subcommands.add_parser(
+            "revoke",
+            help="Sign out now: end, on their next request, the sessions that logged in before "
+            "now of a user, of a group's members or of everyone. Exit status: 0 done, 2 error.",
+        )
+        whom = revoke_parser.add_mutually_exclusive_group(required=True)
+        whom.add_argument("--user", metavar="USERNAME", help="The user's USERNAME_FIELD value.")
+        whom.add_argument("--group", metavar="NAME", help="Every member of this group.")
+        whom.add_argument("--everyone", action="store_true", help="Every signed-in user.")
+        revoke_parser.add_argument(
+            "--reason", default="", help="Why (kept with the revocation; never shown to users)."
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         handler = getattr(self, f"handle_{options['subcommand']}")
         handler(**options)
@@ -149,6 +167,39 @@ class Command(BaseCommand):
     def handle_prune(self, dry_run: bool, **options: Any) -> None:
         for line in events.prune(dry_run=dry_run).lines():
             self.stdout.write(line)
+
+    def handle_revoke(
+        self,
+        user: str | None,
+        group: str | None,
+        everyone: bool,
+        reason: str,
+        **options: Any,
+    ) -> None:
+        subject: dict[str, Any] = {"everyone": everyone}
+        if user is not None:
+            user_model = get_user_model()
+            try:
+                subject = {"user": user_model._default_manager.get_by_natural_key(user)}
+            except user_model.DoesNotExist as exc:
+                raise CommandError(
+                    f"No user with {user_model.USERNAME_FIELD} {user!r}: nothing was written.",
+                    returncode=2,
+                ) from exc
+        elif group is not None:
+            try:
+                subject = {"group": Group.objects.get_by_natural_key(group)}
+            except Group.DoesNotExist as exc:
+                raise CommandError(
+                    f"No group named {group!r}: nothing was written.", returncode=2
+                ) from exc
+        try:
+            revocation = revocations.revoke(**subject, reason=reason)
+        except ValidationError as exc:
+            raise CommandError(
+                f"{' '.join(exc.messages)} Nothing was written.", returncode=2
+            ) from exc
+        self.stdout.write(revocations.describe(revocation))
 
 
 def _SubParser(command: BaseCommand) -> Any:

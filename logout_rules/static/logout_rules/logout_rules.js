@@ -5,6 +5,9 @@
  * it works under Content-Security-Policy: script-src 'self'):
  *   data-idle-end, data-session-end   seconds until the idle / session limit (absent: no limit)
  *   data-status-url, data-extend-url  the endpoints of logout_rules.urls (absent: not included)
+ *   data-status-poll                  ask the status endpoint every this many seconds, so that a
+ *                                     session ended on the server ("Sign out now") leaves the
+ *                                     page without a click (absent: only at warning and deadline)
  *   data-warning                      show the warning this many seconds before the end
  *   data-texts                        the dialog's texts (JSON, translated by Django)
  *   data-stylesheet                   the dialog's stylesheet
@@ -17,6 +20,9 @@
  * - Tabs share deadlines over a BroadcastChannel (localStorage events where it is missing): a page
  *   load or "Stay signed in" in one tab postpones the others; when the session ends, the tab that
  *   ended it leaves first (so the message is shown once) and the others follow.
+ * - Polling (data-status-poll) is shared too: one tab of the browser asks per interval (the time of
+ *   the last poll is kept in localStorage and announced to the other tabs, Web Locks make the tabs
+ *   take turns); the status endpoint is passive, so polling never keeps an idle session alive.
  */
 (function () {
   "use strict";
@@ -39,6 +45,11 @@
   var CHANNEL = "logout_rules";
   var STORAGE_KEY = "logout_rules:message";
   var LOCK = "logout_rules:deadline";
+  var POLLED_KEY = "logout_rules:polled";
+  // A tab skips its poll when another one asked less than (interval - this) ago.
+  var POLL_SLACK_MS = 250;
+  // Never ask more often than this, whatever the page says.
+  var MIN_POLL_SECONDS = 1;
   var PLACEHOLDER = "%(time)s";
 
   function attribute(name) {
@@ -74,6 +85,10 @@
   if (!canFetch || config.extendUrl === null) {
     config.warning = null;
   }
+  var pollMs = null;
+  if (canFetch && seconds("data-status-poll") !== null) {
+    pollMs = Math.min(Math.max(seconds("data-status-poll"), MIN_POLL_SECONDS) * 1000, MAX_DELAY);
+  }
 
   var tabId = Math.random().toString(36).slice(2);
   var state = {
@@ -87,6 +102,10 @@
   };
   var timer = null;
   var followTimer = null;
+  var pollTimer = null;
+  // When this browser last asked the server about the session: this page's load counts (the
+  // server judged the session to send it), and so do the polls of the other tabs.
+  var lastPoll = Date.now();
 
   function text(name, fallback) {
     var value = config.texts[name];
@@ -223,6 +242,10 @@
     if (state.leaving) {
       return;
     }
+    if (message.type === "polled") {
+      notePoll(message.at, false);
+      return;
+    }
     if (message.type === "deadlines") {
       // Another tab saw activity: only ever postpone here (before acting, a tab asks the server).
       var before = end();
@@ -320,6 +343,7 @@
     state.leaving = "now";
     window.clearTimeout(timer);
     window.clearTimeout(followTimer);
+    window.clearTimeout(pollTimer);
     window.location.replace(window.location.href.split("#")[0]);
   }
 
@@ -341,6 +365,7 @@
     state.leaving = true;
     window.clearTimeout(timer);
     window.clearTimeout(followTimer);
+    window.clearTimeout(pollTimer);
     dialog.close();
     followTimer = window.setTimeout(leave, delay);
   }
@@ -413,12 +438,16 @@
   }
 
   // Asks the server (one call at a time: state.busy), follows an ended session at once and hands
-  // any other answer ({ok, data} or {error}) to `answered`.
-  function ask(url, method, answered) {
+  // any other answer ({ok, data} or {error}) to `answered`; `ended`, if given, runs first when the
+  // session was ended.
+  function ask(url, method, answered, ended) {
     state.busy = true;
     call(url, method).then(function (result) {
       state.busy = false;
       if (result.expired) {
+        if (ended) {
+          ended();
+        }
         expired(result);
         return;
       }
@@ -453,6 +482,81 @@
         dialog.setError(true);
       }
       schedule();
+    });
+  }
+
+  // --- polling: was the session ended on the server? ---------------------------------------------
+
+  // A time in the future is not a poll (the computer's clock was set back): ignored, so that a
+  // stale value never stops the polling.
+  function pollTime(value) {
+    return typeof value === "number" && isFinite(value) && value <= Date.now() ? value : 0;
+  }
+
+  function storedPoll() {
+    try {
+      return pollTime(Number(window.localStorage.getItem(POLLED_KEY)));
+    } catch (error) {
+      return 0; // Storage disabled: the "polled" messages of the other tabs still count.
+    }
+  }
+
+  // Another tab (share: false) or this one (share: true) asked the server at `at`.
+  function notePoll(at, share) {
+    if (pollTime(at) <= lastPoll) {
+      return;
+    }
+    lastPoll = at;
+    if (share) {
+      try {
+        window.localStorage.setItem(POLLED_KEY, String(at));
+      } catch (error) {
+        // Storage disabled: the message below tells the other tabs.
+      }
+      bus.post({ type: "polled", at: at });
+    }
+    schedulePoll();
+  }
+
+  function nextPoll() {
+    return Math.max(lastPoll, storedPoll()) + pollMs;
+  }
+
+  function schedulePoll() {
+    window.clearTimeout(pollTimer);
+    pollTimer = null;
+    if (pollMs === null || state.leaving) {
+      return;
+    }
+    pollTimer = window.setTimeout(poll, Math.min(Math.max(nextPoll() - Date.now(), 0), MAX_DELAY));
+  }
+
+  function poll() {
+    if (state.leaving) {
+      return;
+    }
+    if (state.busy) {
+      // A deadline check or "Stay signed in" is on its way, and answers the same question.
+      notePoll(Date.now(), true);
+      return;
+    }
+    // One tab at a time: the one that gets the lock first asks; the others find its time.
+    exclusively(function (release) {
+      if (state.leaving || state.busy || Date.now() < nextPoll() - POLL_SLACK_MS) {
+        release();
+        schedulePoll();
+        return;
+      }
+      notePoll(Date.now(), true);
+      ask(config.statusUrl, "GET", function (result) {
+        release();
+        if (result.ok) {
+          apply(result.data); // the limits may have changed too
+          dialog.refresh();
+          schedule();
+        }
+        schedulePoll();
+      }, release);
     });
   }
 
@@ -650,20 +754,24 @@
   // --- start -----------------------------------------------------------------------------------
 
   setDeadlines(seconds("data-idle-end"), seconds("data-session-end"));
-  if (end() === null) {
+  if (end() === null && pollMs === null) {
     return;
   }
   if (config.warning !== null) {
     loadStylesheet();
   }
-  share(); // this page load was activity: postpone the other tabs
+  if (end() !== null) {
+    share(); // this page load was activity: postpone the other tabs
+  }
   schedule();
+  schedulePoll();
 
   // Timers are throttled in background tabs and frozen while a computer sleeps: look again when
   // the page shows up, and ask the server after a restore from the back/forward cache.
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") {
       schedule();
+      schedulePoll();
     }
   });
   window.addEventListener("pageshow", function (event) {
