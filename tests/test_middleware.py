@@ -424,6 +424,39 @@ def test_session_from_django_auto_logout_keeps_its_last_request(logged_in, clock
     assert logged_in.get("/private/").status_code == 302
 
 
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata"])
+def test_naive_django_auto_logout_time_is_read_in_time_zone(
+    settings, logged_in, clock, user, zone
+):
+    """django-auto-logout under ``USE_TZ = False`` stored naive local times (``TIME_ZONE``): a
+    session idle for 61 s under a 60 s limit is ended, one active 20 s ago goes on."""
+    from zoneinfo import ZoneInfo
+
+    settings.USE_TZ = False
+    settings.TIME_ZONE = zone
+
+    def naive(at: float) -> str:
+        return datetime.fromtimestamp(at, tz=ZoneInfo(zone)).replace(tzinfo=None).isoformat()
+
+    last_login = datetime.fromtimestamp(clock.value - 3600, tz=ZoneInfo(zone))
+    type(user).objects.filter(pk=user.pk).update(last_login=last_login.replace(tzinfo=None))
+    strip_our_keys(logged_in, django_auto_logout_last_request=naive(clock.value - 20))
+    assert logged_in.get("/private/").status_code == 200
+    strip_our_keys(logged_in, django_auto_logout_last_request=naive(clock.value - 61))
+    assert logged_in.get("/private/").status_code == 302  # idle 61 s under a 60 s limit
+    assert not is_logged_in(logged_in)
+
+
+def test_django_auto_logout_time_before_the_last_login_never_revives(logged_in, clock, user):
+    # A login on another device moved last_login after this session's last request, 3 days ago:
+    # the idle clock starts at last_login at the latest, never at "now".
+    user.last_login = datetime.fromtimestamp(clock.value - 3600, tz=timezone.utc)
+    user.save()
+    last = datetime.fromtimestamp(clock.value - 3 * 86400, tz=timezone.utc).isoformat()
+    strip_our_keys(logged_in, django_auto_logout_last_request=last)
+    assert logged_in.get("/private/").status_code == 302
+
+
 @pytest.mark.parametrize(
     "garbage",
     ["yesterday", None, [], {"a": 1}, True, -5, 1e30, float("nan")],
