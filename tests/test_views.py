@@ -164,6 +164,35 @@ def test_status_on_the_async_stack(logged_in, clock, async_client):
     assert response.json()["reason"] == "idle"
 
 
+@pytest.mark.parametrize(
+    ("change", "flushed"),
+    [
+        pytest.param(lambda user: user.set_password("new"), True, id="password changed"),
+        pytest.param(lambda user: setattr(user, "is_active", False), False, id="deactivated"),
+    ],
+)
+def test_status_judges_the_session_like_django_auth(logged_in, user, clock, change, flushed):
+    """After a password change (session auth hash mismatch) or deactivation, Django no longer
+    accepts the session: neither does ``status`` (and, like Django, it flushes the session
+    whose hash no longer matches)."""
+    assert logged_in.get(STATUS).json()["authenticated"] is True
+    change(user)
+    user.save()
+    payload = logged_in.get(STATUS).json()
+    assert payload["authenticated"] is False
+    assert (SESSION_KEY not in stored(logged_in)) is flushed
+
+
+def test_extend_refuses_a_session_django_auth_no_longer_accepts(logged_in, user, clock):
+    clock.advance(500)
+    user.set_password("new password")
+    user.save()
+    response = logged_in.post(EXTEND)
+    assert response.status_code == 401
+    assert response.json()["authenticated"] is False
+    assert SESSION_KEY not in stored(logged_in)
+
+
 # --- extend ---------------------------------------------------------------------------------------
 
 
