@@ -29,7 +29,13 @@ from django.views.decorators.http import require_GET, require_POST
 from . import session as session_store
 from .client import current_state, status_payload
 from .decorators import passive
-from .middleware import LOGGED_OUT_ATTRIBUTE, STATE_ATTRIBUTE, json_response, login_url
+from .middleware import (
+    LOGGED_OUT_ATTRIBUTE,
+    STATE_ATTRIBUTE,
+    is_activity,
+    json_response,
+    login_url,
+)
 
 
 def accepted_by_auth(request: HttpRequest) -> bool:
@@ -72,11 +78,12 @@ def status(request: HttpRequest) -> HttpResponse:
 @csrf_protect
 @require_POST
 def extend(request: HttpRequest) -> HttpResponse:
-    """ "Stay signed in": record activity now (idle only; the session limit never moves)."""
+    """ "Stay signed in": record activity now (idle only; the session limit never moves), unless
+    another site sent the request (``middleware.is_activity``)."""
     if not accepted_by_auth(request):
         return json_response({"detail": "not authenticated", **signed_out(request)}, status=401)
     state = current_state(request)
-    if state is not None and state.policy.idle_time is not None:
+    if state is not None and state.policy.idle_time is not None and is_activity(request):
         session_store.record_activity(request.session, state.now)
         state = replace(state, activity_at=max(state.activity_at, state.now), activity_due=False)
         setattr(request, STATE_ATTRIBUTE, state)

@@ -275,6 +275,15 @@ def test_extend_for_a_user_without_an_idle_limit_writes_nothing(logged_in, clock
     assert stored(logged_in)[session_keys.ACTIVITY_KEY] == activity
 
 
+def test_extend_sent_by_another_site_records_no_activity(logged_in, clock):
+    # (With a valid token: a site listed in CSRF_TRUSTED_ORIGINS.)
+    login = stored(logged_in)[session_keys.ACTIVITY_KEY]
+    clock.advance(500)
+    response = logged_in.post(EXTEND, headers={"sec-fetch-site": "cross-site"})
+    assert response.json()["idle_seconds_left"] == 100
+    assert stored(logged_in)[session_keys.ACTIVITY_KEY] == login
+
+
 def test_extend_only_answers_post(logged_in):
     assert logged_in.get(EXTEND).status_code == 405
 
