@@ -52,6 +52,7 @@ from import_export import resources, widgets
 from import_export.fields import Field
 from import_export.formats import base_formats
 from import_export.instance_loaders import BaseInstanceLoader
+from import_export.resources import Diff
 from import_export.results import RowResult
 
 from .models import (
@@ -383,6 +384,17 @@ FORMATS: tuple[type[Any], ...] = (CSVFormat, XLSXFormat, JSONFormat, YAMLFormat)
 # --- resources ----------------------------------------------------------------------------------
 
 
+class _PreviewDiff(Diff):  # type: ignore[misc]
+    """The admin preview's diff of a row: an empty value is shown empty (as in the file), not as
+    the text ``None``."""
+
+    def as_html(self) -> list[str]:
+        self.left = ["" if value is None else value for value in self.left]
+        self.right = ["" if value is None else value for value in self.right]
+        html: list[str] = super().as_html()
+        return html
+
+
 class _Loader(BaseInstanceLoader):  # type: ignore[misc]
     """Finds the existing rule for a row in the rules the resource loaded in bulk."""
 
@@ -427,14 +439,18 @@ class RuleResource(resources.ModelResource):  # type: ignore[misc]
         store_instance = True
         instance_loader_class = _Loader
 
-    def __init__(self, *, bulk: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *, bulk: bool = False, may_delete: bool = True, **kwargs: Any) -> None:
         """``bulk=True`` (large command-line imports): rows are written with ``bulk_create`` /
         ``bulk_update`` in batches instead of one ``save()`` and savepoint each, and without
         import-export's diff (a deep copy of every row and its user, only needed for the admin's
         HTML preview). Unchanged rows are still skipped and changes still described: this class
         tracks the values it needs itself. The models' bulk writes invalidate the policy cache
-        after commit, like the per-row signals do."""
+        after commit, like the per-row signals do.
+
+        ``may_delete=False`` (an admin without the delete permission): a row asking for a
+        delete is a row error, so the import writes nothing."""
         super().__init__(**kwargs)
+        self.may_delete = may_delete
         if bulk:
             # This instance's own copy of the class-wide options.
             options = copy.copy(self._meta)
@@ -456,6 +472,10 @@ class RuleResource(resources.ModelResource):  # type: ignore[misc]
     @classmethod
     def accepted_columns(cls) -> tuple[str, ...]:
         return cls.columns() + ((DELETE_COLUMN,) if cls.subject else ())
+
+    @classmethod
+    def get_diff_class(cls) -> type[Diff]:
+        return _PreviewDiff
 
     def get_export_order(self) -> tuple[str, ...]:
         return self.columns()
@@ -549,9 +569,18 @@ class RuleResource(resources.ModelResource):  # type: ignore[misc]
         if DELETE_COLUMN not in row:
             return False
         try:
-            return bool(parse_flag(row[DELETE_COLUMN]))
+            delete = bool(parse_flag(row[DELETE_COLUMN]))
         except ValueError as exc:
             raise ValidationError({DELETE_COLUMN: str(exc)}) from None
+        if delete and not self.may_delete:
+            rules = self._meta.model._meta.verbose_name_plural
+            raise ValidationError(
+                {
+                    DELETE_COLUMN: f"You may not delete {rules}: deleting through an import "
+                    "needs the delete permission."
+                }
+            )
+        return delete
 
     def stored_values(self, instance: models.Model) -> dict[str, object]:
         """The values a file sets (the subject by id): all immutable, so a dict is a snapshot."""

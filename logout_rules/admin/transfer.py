@@ -3,7 +3,8 @@
 Everything here is decided per admin, whatever the project's ``IMPORT_EXPORT_*`` settings say:
 
 * formats: CSV, XLSX, JSON and YAML (``resources.FORMATS``);
-* permissions: import needs the model's add *and* change permissions, export needs view;
+* permissions: import needs the model's add *and* change permissions, export needs view; a row
+  that deletes (the ``delete`` column) needs the delete permission too (a row error otherwise);
 * the import always shows the preview (new / updated / unchanged / deleted rows) and writes
   nothing until it is confirmed; the confirmed import is all or nothing;
 * every imported change gets an admin history entry with the old and new values;
@@ -67,6 +68,12 @@ class RuleImportExportMixin(ImportExportMixin):  # type: ignore[misc]
 
     def has_export_permission(self, request: HttpRequest) -> bool:
         return bool(self.has_view_permission(request))
+
+    def get_import_resource_kwargs(self, request: HttpRequest, **kwargs: Any) -> dict[str, Any]:
+        """Rows with ``delete`` need the delete permission (checked again at confirmation)."""
+        options: dict[str, Any] = super().get_import_resource_kwargs(request, **kwargs)
+        options["may_delete"] = bool(self.has_delete_permission(request))
+        return options
 
     def process_result(self, result: Result, request: HttpRequest) -> HttpResponse:
         # A row that fails at confirmation (the data changed since the preview) has rolled the
