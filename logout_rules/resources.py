@@ -25,9 +25,11 @@ gives the field its default (inherit; ``enabled`` true; ``priority`` 100).
 
 Spreadsheet safety: a text cell that would start with ``=``, ``+``, ``-``, ``@``, a tab or a
 carriage return is exported with a leading apostrophe (``'=cmd``), so no spreadsheet runs it as a
-formula; the import removes that one apostrophe again, so files round-trip exactly. The
-neutralisation is done here, in every format, whatever ``IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT``
-says (the format classes below switch that setting's own, lossy escaping off).
+formula, and so is every place inside a cell that a common separator (``,`` ``;`` tab ``|``
+newline) would make the start of a cell (``Bye;'=cmd``); the import removes those apostrophes
+again, so files round-trip exactly. The neutralisation is done here, in every format, whatever
+``IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT`` says (the format classes below switch that setting's
+own, lossy escaping off).
 """
 
 from __future__ import annotations
@@ -78,25 +80,36 @@ _CHUNK = 500
 
 # --- spreadsheet-formula neutralisation ---------------------------------------------------------
 
-# A cell needs a protecting apostrophe when, after any apostrophes it already starts with, it
-# begins like a formula, or when it is exactly one of our markers (so text equal to a marker
-# survives the round trip). Adding one apostrophe to every such cell, and removing one from every
-# such cell on import, is an exact inverse.
-_NEEDS_QUOTE = re.compile(
-    r"^'*(?:[=+\-@\t\r]|" + re.escape(NO_MESSAGE) + "$|" + re.escape(INHERIT) + "$)"
-)
+# A spreadsheet reads a formula in a cell that starts with = + - @ (or a tab or carriage return
+# before one), and a file opened with another separator than the one it was written with cuts a
+# cell into several: "Bye;=HYPERLINK(…)" read with ";" as the separator gives a second cell
+# "=HYPERLINK(…)". So every place that starts a cell, once cut by any common separator (, ; tab |
+# newline, carriage return), gets a protecting apostrophe when it would start a formula (after
+# spaces, which an import may trim, and after the apostrophes it already has). A cell that is
+# exactly one of our markers gets one too, so that text equal to a marker survives the round
+# trip. Apostrophes are neither separators, spaces nor formula characters, so adding one at each
+# such place, and removing one from each on import, is an exact inverse.
+_SEPARATORS = ",;\t|\n\r"
+_PLACE = rf"(?:^|(?<=[{re.escape(_SEPARATORS)}]))(?P<blank>[^\S\t\n\r]*)"
+_FORMULA_START = r"(?=[=+\-@\t\r])"
+_FORMULA = re.compile(_PLACE + r"(?P<quotes>'*)" + _FORMULA_START)
+_QUOTED_FORMULA = re.compile(_PLACE + r"'(?P<quotes>'*)" + _FORMULA_START)
+_MARKER = re.compile(r"'*(?:" + re.escape(NO_MESSAGE) + "|" + re.escape(INHERIT) + ")")
 
 
 def neutralise(text: str) -> str:
-    """Make ``text`` safe to open in a spreadsheet (inverse: ``restore``)."""
-    return "'" + text if _NEEDS_QUOTE.match(text) else text
+    """Make ``text`` safe to open in a spreadsheet, whatever separator it is read with (inverse:
+    ``restore``)."""
+    if _MARKER.fullmatch(text):
+        return "'" + text
+    return _FORMULA.sub(r"\g<blank>'\g<quotes>", text)
 
 
 def restore(text: str) -> str:
-    """Undo ``neutralise``: drop the one protecting apostrophe, if the cell has one."""
-    if text.startswith("'") and _NEEDS_QUOTE.match(text[1:]):
+    """Undo ``neutralise``: drop one protecting apostrophe from each place that has one."""
+    if text.startswith("'") and _MARKER.fullmatch(text[1:]):
         return text[1:]
-    return text
+    return _QUOTED_FORMULA.sub(r"\g<blank>\g<quotes>", text)
 
 
 # --- cell values --------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from django.core.management import CommandError, call_command
 
 from logout_rules.models import GlobalLogoutRule, GroupLogoutRule, UserLogoutRule
 
-from .factories import UserFactory, UserLogoutRuleFactory
+from .factories import GroupFactory, UserFactory, UserLogoutRuleFactory
 from .rulesets_support import (
     SAMPLE_RULES,
     SAMPLES,
@@ -137,6 +137,27 @@ def test_an_export_recreates_identical_rules_in_an_empty_database(sample_rules, 
     status, out, _ = run_import(target, "--dry-run")
     assert status == 0
     assert out.startswith("No changes")
+
+
+@pytest.mark.parametrize("fmt", ["json", "yaml", "csv"])
+def test_hostile_names_and_messages_round_trip_exactly(admin, fmt, tmp_path):
+    from .test_resources import HOSTILE_MESSAGES, HOSTILE_NAMES, exposes_a_formula
+
+    for name, message in zip(HOSTILE_NAMES, HOSTILE_MESSAGES, strict=True):
+        GroupLogoutRule.objects.create(
+            group=GroupFactory(name=name), message=message, idle_time=timedelta(minutes=5)
+        )
+    before = snapshot()
+    target = tmp_path / ("policy" if fmt == "csv" else f"policy.{fmt}")
+    run_export("--format", fmt, "-o", str(target))
+    document = json.loads(run_export())
+    for row in document["groups"]:
+        assert not exposes_a_formula(row["group"])
+        assert not exposes_a_formula(row["message"])
+    GroupLogoutRule.objects.all().delete()
+    status, out, err = run_import(target, "--user", "admin")
+    assert status == 0, err
+    assert snapshot() == before
 
 
 def test_json_export_to_standard_output_has_natural_keys_only(sample_rules):
