@@ -155,7 +155,7 @@ def test_hostile_names_and_messages_round_trip_exactly(admin, fmt, tmp_path):
         assert not exposes_a_formula(row["group"])
         assert not exposes_a_formula(row["message"])
     GroupLogoutRule.objects.all().delete()
-    status, out, err = run_import(target, "--user", "admin")
+    status, _, err = run_import(target, "--user", "admin")
     assert status == 0, err
     assert snapshot() == before
 
