@@ -191,6 +191,11 @@ CHECKS: dict[str, tuple[type[CheckMessage], str, str]] = {
         "LOGOUT_RULES_IMPORT_MAX_BYTES must be a positive int (bytes): {value!r}.",
         "For example: LOGOUT_RULES_IMPORT_MAX_BYTES = 10 * 1024 * 1024.",
     ),
+    "logout_rules.E041": (
+        Error,
+        "LOGOUT_RULES_IMPORT_MAX_ROWS must be a positive int (rows per file): {value!r}.",
+        "For example: LOGOUT_RULES_IMPORT_MAX_ROWS = 10_000 (the default).",
+    ),
     "logout_rules.W050": (
         Warning,
         "AUTO_LOGOUT['REDIRECT_TO_LOGIN_IMMEDIATELY'] is on but 'logout_rules.urls' is not "
@@ -378,6 +383,10 @@ def check_app_settings(**kwargs: Any) -> list[CheckMessage]:
         value = _setting("LOGOUT_RULES_IMPORT_MAX_BYTES")
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             errors.append(message("logout_rules.E040", value=value))
+    if hasattr(settings, "LOGOUT_RULES_IMPORT_MAX_ROWS"):
+        value = _setting("LOGOUT_RULES_IMPORT_MAX_ROWS")
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            errors.append(message("logout_rules.E041", value=value))
     return errors
 
 

@@ -50,6 +50,8 @@ MAX_CACHE_TIMEOUT = int(MAX_DURATION.total_seconds())
 MAX_CACHE_PREFIX_LENGTH = 100
 #: The largest rule-set file an import reads (admin upload or ``logout_rules import``): 10 MiB.
 DEFAULT_IMPORT_MAX_BYTES = 10 * 1024 * 1024
+#: The most rows (rules) one file of an import may hold.
+DEFAULT_IMPORT_MAX_ROWS = 10_000
 
 
 def duration_seconds(value: object) -> float | None:
@@ -209,6 +211,14 @@ class Settings:
         value = getattr(settings, "LOGOUT_RULES_IMPORT_MAX_BYTES", DEFAULT_IMPORT_MAX_BYTES)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             return DEFAULT_IMPORT_MAX_BYTES
+        return value
+
+    @property
+    def IMPORT_MAX_ROWS(self) -> int:
+        """The most rows (rules) one imported file may hold."""
+        value = getattr(settings, "LOGOUT_RULES_IMPORT_MAX_ROWS", DEFAULT_IMPORT_MAX_ROWS)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            return DEFAULT_IMPORT_MAX_ROWS
         return value
 
     @property

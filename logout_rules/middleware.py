@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -244,11 +244,7 @@ def pending_activity(request: HttpRequest, response: HttpResponseBase) -> float 
     store = request.session
     if session_store.user_id(store) != state.user_id:
         return None  # the view logged out (or in as someone else): nothing of ours to record
-    if (
-        state.activity_due
-        and response.status_code not in REFUSED_STATUSES
-        and is_activity(request)
-    ):
+    if state.activity_due and response.status_code not in REFUSED_STATUSES and is_activity(request):
         return state.now
     if store.modified:
         return state.activity_at
@@ -296,7 +292,7 @@ class AutoLogoutMiddleware:
             return self.__acall__(request)
         response = check_request(request)
         if response is None:
-            response = self.get_response(request)  # type: ignore[assignment]
+            response = cast(HttpResponseBase, self.get_response(request))
         at = pending_activity(request, response)
         if at is not None:
             record_activity(request, at)
@@ -305,7 +301,7 @@ class AutoLogoutMiddleware:
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         response = await sync_to_async(check_request, thread_sensitive=True)(request)
         if response is None:
-            response = await self.get_response(request)  # type: ignore[misc]
+            response = await cast(Awaitable[HttpResponseBase], self.get_response(request))
         at = pending_activity(request, response)
         if at is not None:
             await sync_to_async(record_activity, thread_sensitive=True)(request, at)

@@ -49,7 +49,8 @@ PREVIOUS_SUBJECTS_ATTRIBUTE = "_logout_rules_previous_subjects"
 
 
 def _subject_attnames(model: type[models.Model]) -> list[str]:
-    return [model._meta.get_field(name).attname for name in USER_SUBJECTS[model]]
+    fields = [model._meta.get_field(name) for name in USER_SUBJECTS[model]]
+    return [field.attname for field in fields if isinstance(field, models.Field)]
 
 
 def remember_subjects(
@@ -132,16 +133,16 @@ def connect() -> None:
         post_delete.connect(
             invalidate_everyone, sender=model, dispatch_uid=f"logout_rules.delete.{model.__name__}"
         )
-    for model in USER_SUBJECTS:
-        name = model.__name__
+    for subject_model in USER_SUBJECTS:
+        name = subject_model.__name__
         pre_save.connect(
-            remember_subjects, sender=model, dispatch_uid=f"logout_rules.presave.{name}"
+            remember_subjects, sender=subject_model, dispatch_uid=f"logout_rules.presave.{name}"
         )
         post_save.connect(
-            invalidate_subjects, sender=model, dispatch_uid=f"logout_rules.save.{name}"
+            invalidate_subjects, sender=subject_model, dispatch_uid=f"logout_rules.save.{name}"
         )
         post_delete.connect(
-            invalidate_subjects, sender=model, dispatch_uid=f"logout_rules.delete.{name}"
+            invalidate_subjects, sender=subject_model, dispatch_uid=f"logout_rules.delete.{name}"
         )
     post_save.connect(
         invalidate_renamed_group, sender=Group, dispatch_uid="logout_rules.save.group"

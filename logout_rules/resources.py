@@ -57,6 +57,7 @@ from import_export.instance_loaders import BaseInstanceLoader
 from import_export.resources import Diff
 from import_export.results import RowResult
 
+from . import reading
 from .models import (
     GlobalLogoutRule,
     GroupLogoutRule,
@@ -64,6 +65,7 @@ from .models import (
     UserLogoutRule,
     validate_duration,
 )
+from .safe_text import shown
 
 #: Marks "explicitly no message" (``""``) in a file; an empty cell means inherit (``None``).
 NO_MESSAGE = "(no message)"
@@ -185,7 +187,7 @@ def parse_flag(value: object) -> bool | None:
             return True
         if word in _FALSE:
             return False
-    raise ValueError(f"{value!r} is not a yes/no value: use true or false.")
+    raise ValueError(f"{shown(value)} is not a yes/no value: use true or false.")
 
 
 def parse_priority(value: object) -> int | None:
@@ -200,7 +202,7 @@ def parse_priority(value: object) -> int | None:
     ):
         number = int(value)
     if number is None or number < 1:
-        raise ValueError(f"{value!r} is not a priority: use a whole number of at least 1.")
+        raise ValueError(f"{shown(value)} is not a priority: use a whole number of at least 1.")
     return number
 
 
@@ -209,7 +211,7 @@ def parse_message(value: object) -> str | None:
     if _is_blank(value):
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"{value!r} is not a message: use text.")
+        raise ValueError(f"{shown(value)} is not a message: use text.")
     text = str(value)
     if text.strip() == NO_MESSAGE:
         return ""
@@ -321,7 +323,7 @@ class SubjectWidget(widgets.Widget):  # type: ignore[misc]
             self.preload([name])
         found = self.known.get(name)
         if found is None:
-            raise ValueError(f"No {self.label} with {self.key} {name!r}.")
+            raise ValueError(f"No {self.label} with {self.key} {shown(name)}.")
         return found
 
     def render(self, value: models.Model | None, obj: Any = None, **kwargs: Any) -> str | None:
@@ -329,32 +331,6 @@ class SubjectWidget(widgets.Widget):  # type: ignore[misc]
 
 
 # --- formats ------------------------------------------------------------------------------------
-
-
-def records_to_dataset(records: object, columns: Sequence[str] = ()) -> tablib.Dataset:
-    """JSON/YAML rows (a list of objects) → a Dataset whose columns are every key in any row.
-
-    tablib alone takes the columns from the first row and silently drops the others, which would
-    hide an unknown or misspelt key; here every key becomes a column (a row without it gets an
-    empty cell, which means the default). An empty list gets the ``columns`` given.
-    """
-    if records is None:
-        records = []
-    if not isinstance(records, list):
-        raise ValueError("Expected a list of rules (one object per rule).")
-    headers: dict[str, None] = {}
-    for number, record in enumerate(records, 1):
-        if not isinstance(record, Mapping):
-            raise ValueError(f"Row {number} is not an object of column: value pairs.")
-        for key in record:
-            headers.setdefault(str(key), None)
-    if not records:
-        headers = dict.fromkeys(columns)
-    dataset = tablib.Dataset(headers=list(headers) or None)
-    for record in records:
-        keyed = {str(key): value for key, value in record.items()}
-        dataset.append([keyed.get(header) for header in headers])
-    return dataset
 
 
 class _NoLossyEscape:
@@ -366,32 +342,49 @@ class _NoLossyEscape:
         return None
 
 
-class CSVFormat(_NoLossyEscape, base_formats.CSV):  # type: ignore[misc]
-    pass
+class _BoundedText:
+    """A text format read within bounds (``reading.py``): the file's size is checked first."""
+
+    encoding: str | None
+
+    def text(self, in_stream: str | bytes) -> str:
+        reading.check_size(len(in_stream))
+        if isinstance(in_stream, str):
+            return in_stream
+        try:
+            return in_stream.decode(self.encoding or "utf-8-sig")
+        except UnicodeDecodeError:
+            raise reading.FileRefused("This file is not UTF-8 text.") from None
+
+
+class CSVFormat(_BoundedText, _NoLossyEscape, base_formats.CSV):  # type: ignore[misc]
+    def create_dataset(self, in_stream: str | bytes, **kwargs: Any) -> tablib.Dataset:
+        return reading.read_csv(self.text(in_stream))
 
 
 class XLSXFormat(_NoLossyEscape, base_formats.XLSX):  # type: ignore[misc]
-    pass
+    def create_dataset(self, in_stream: bytes, **kwargs: Any) -> tablib.Dataset:
+        reading.check_size(len(in_stream))
+        return reading.read_xlsx(in_stream)
 
 
-class JSONFormat(_NoLossyEscape, base_formats.JSON):  # type: ignore[misc]
+class JSONFormat(_BoundedText, _NoLossyEscape, base_formats.JSON):  # type: ignore[misc]
     def create_dataset(self, in_stream: str | bytes, **kwargs: Any) -> tablib.Dataset:
-        if isinstance(in_stream, bytes):
-            in_stream = in_stream.decode(self.encoding or "utf-8-sig")
-        return records_to_dataset(json.loads(in_stream))
+        return reading.records_to_dataset(reading.load_json(self.text(in_stream)))
 
 
-class YAMLFormat(_NoLossyEscape, base_formats.YAML):  # type: ignore[misc]
+class YAMLFormat(_BoundedText, _NoLossyEscape, base_formats.YAML):  # type: ignore[misc]
     def create_dataset(self, in_stream: str | bytes, **kwargs: Any) -> tablib.Dataset:
-        import yaml
-
-        if isinstance(in_stream, bytes):
-            in_stream = in_stream.decode(self.encoding or "utf-8-sig")
-        return records_to_dataset(yaml.safe_load(in_stream))
+        return reading.records_to_dataset(reading.load_yaml(self.text(in_stream)))
 
 
-#: The formats offered by the admin's import and export views.
+#: Every format of the admin's import and export views.
 FORMATS: tuple[type[Any], ...] = (CSVFormat, XLSXFormat, JSONFormat, YAMLFormat)
+
+
+def available_formats() -> list[type[Any]]:
+    """The formats whose package is installed here (XLSX needs openpyxl, YAML PyYAML)."""
+    return [fmt for fmt in FORMATS if reading.format_problem(fmt().get_title()) is None]
 
 
 # --- resources ----------------------------------------------------------------------------------
@@ -400,6 +393,9 @@ FORMATS: tuple[type[Any], ...] = (CSVFormat, XLSXFormat, JSONFormat, YAMLFormat)
 class _PreviewDiff(Diff):  # type: ignore[misc]
     """The admin preview's diff of a row: an empty value is shown empty (as in the file), not as
     the text ``None``."""
+
+    left: list[Any]
+    right: list[Any]
 
     def as_html(self) -> list[str]:
         self.left = ["" if value is None else value for value in self.left]
@@ -504,12 +500,14 @@ class RuleResource(resources.ModelResource):  # type: ignore[misc]
         for header in headers:
             name = "" if header is None else str(header)
             if name in seen:
-                problems.append(f"Column {name!r} appears more than once.")
+                problems.append(f"Column {shown(name)} appears more than once.")
             seen.add(name)
             if name not in accepted:
-                problems.append(f"Unknown column {name!r}. The columns are: {', '.join(accepted)}.")
+                problems.append(
+                    f"Unknown column {shown(name)}. The columns are: {', '.join(accepted)}."
+                )
         problems.extend(
-            f"Missing required column {name!r}."
+            f"Missing required column {shown(name)}."
             for name in self.required_columns
             if name not in seen
         )
@@ -678,7 +676,7 @@ class _SubjectRuleResource(RuleResource):
             if found.pk in first_row:
                 self._row_problems[number] = ValidationError(
                     {
-                        self.subject: f"{self.label.capitalize()} {name!r} appears more than "
+                        self.subject: f"{self.label.capitalize()} {shown(name)} appears more than "
                         f"once in the file (first in row {first_row[found.pk]})."
                     }
                 )

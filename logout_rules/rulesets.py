@@ -35,15 +35,15 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import models, router, transaction
 from import_export.results import Result, RowResult
 
-from .conf import conf
+from . import reading
 from .models import GroupLogoutRule
 from .resources import (
     GlobalRuleResource,
     GroupRuleResource,
     RuleResource,
     UserRuleResource,
-    records_to_dataset,
 )
+from .safe_text import shown
 
 VERSION = 1
 SCOPES = ("global", "groups", "users")
@@ -167,6 +167,9 @@ def export_document() -> dict[str, Any]:
 
 def export_text(fmt: str) -> str:
     """The whole policy as one JSON or YAML document."""
+    unavailable = reading.format_problem(fmt)
+    if unavailable is not None:
+        raise RuleSetError([Problem(unavailable)])
     document = export_document()
     if fmt == "json":
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
@@ -177,7 +180,7 @@ def export_text(fmt: str) -> str:
             document, sort_keys=False, allow_unicode=True, default_flow_style=False
         )
         return text
-    raise ValueError(f"{fmt!r} is a one-file format: use json or yaml.")
+    raise ValueError(f"{shown(fmt)} is a one-file format: use json or yaml.")
 
 
 def export_csv() -> dict[str, str]:
@@ -240,14 +243,18 @@ def guess_format(path: Path) -> str | None:
 
 
 def read(path: Path, fmt: str | None = None) -> RuleSet:
-    """Read a rule set (a JSON/YAML file, a CSV directory or one scope's CSV file)."""
+    """Read a rule set (a JSON/YAML file, a CSV directory or one scope's CSV file), within the
+    bounds of ``reading.py``."""
     fmt = fmt or guess_format(path)
     if fmt is None:
         raise RuleSetError(
             [Problem(f"Cannot tell the format of {path.name}: use --format json, yaml or csv.")]
         )
     if fmt not in FORMATS:
-        raise RuleSetError([Problem(f"Unknown format {fmt!r}: use json, yaml or csv.")])
+        raise RuleSetError([Problem(f"Unknown format {shown(fmt)}: use json, yaml or csv.")])
+    unavailable = reading.format_problem(fmt)
+    if unavailable is not None:
+        raise RuleSetError([Problem(unavailable)])
     if fmt == "csv":
         return _read_csv(path)
     if not path.exists():
@@ -255,34 +262,24 @@ def read(path: Path, fmt: str | None = None) -> RuleSet:
     if path.is_dir():
         raise RuleSetError([Problem(f"{path} is a directory, not a {fmt.upper()} file.")])
     text = _read_text(path, fmt)
-    if fmt == "json":
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise RuleSetError([Problem(f"{path.name} is not valid JSON: {exc}.")]) from None
-    else:
-        import yaml
-
-        try:
-            document = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            detail = " ".join(str(exc).split())
-            raise RuleSetError([Problem(f"{path.name} is not valid YAML: {detail}.")]) from None
+    load = reading.load_json if fmt == "json" else reading.load_yaml
+    try:
+        document = load(text, path.name)
+    except reading.FileRefused as exc:
+        raise RuleSetError(refused(exc)) from None
     return parse_document(document, path.name)
 
 
+def refused(exc: reading.FileRefused, scope: str = "") -> list[Problem]:
+    """The problems of a refused file (or of one scope of it)."""
+    return [Problem(text, scope, row) for row, text in exc.problems]
+
+
 def _read_text(path: Path, fmt: str) -> str:
-    limit = conf.IMPORT_MAX_BYTES
-    size = path.stat().st_size
-    if size > limit:
-        raise RuleSetError(
-            [
-                Problem(
-                    f"{path.name} is {size} bytes, more than the limit of {limit} bytes "
-                    "(LOGOUT_RULES_IMPORT_MAX_BYTES)."
-                )
-            ]
-        )
+    try:
+        reading.check_size(path.stat().st_size, path.name)
+    except reading.FileRefused as exc:
+        raise RuleSetError(refused(exc)) from None
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -301,14 +298,19 @@ def parse_document(document: object, source: str) -> RuleSet:
         raise RuleSetError(
             [Problem(f"{source} is not a rule set: expected an object with the keys {expected}.")]
         )
+    limit = reading.max_rows()
+    if reading.count_rows(document[scope] for scope in SCOPES if scope in document) > limit:
+        raise RuleSetError(refused(reading.too_many_rows(limit)))
+    unknown = [key for key in document if key not in ("version", *SCOPES)]
     problems = [
-        Problem(f"Unknown key {key!r}: the keys are {expected}.")
-        for key in document
-        if key not in ("version", *SCOPES)
+        Problem(f"Unknown key {shown(key)}: the keys are {expected}.")
+        for key in unknown[: reading.MAX_LISTED_PROBLEMS]
     ]
+    if len(unknown) > reading.MAX_LISTED_PROBLEMS:
+        problems.append(Problem(f"And {len(unknown) - reading.MAX_LISTED_PROBLEMS} more keys."))
     if "version" in document and document["version"] != VERSION:
         problems.append(
-            Problem(f"Unsupported version {document['version']!r}: this is version {VERSION}.")
+            Problem(f"Unsupported version {shown(document['version'])}: this is version {VERSION}.")
         )
     datasets: dict[str, tablib.Dataset] = {}
     for scope in SCOPES:
@@ -321,11 +323,9 @@ def parse_document(document: object, source: str) -> RuleSet:
                 continue
             rows = [rows or {}]
         try:
-            datasets[scope] = records_to_dataset(rows, RESOURCES[scope].columns())
-        except ValueError as exc:
-            problems.append(Problem(str(exc), scope))
-            continue
-        problems.extend(_cell_problems(scope, datasets[scope]))
+            datasets[scope] = reading.records_to_dataset(rows, RESOURCES[scope].columns())
+        except reading.FileRefused as exc:
+            problems.extend(refused(exc, scope))
     if not datasets and not problems:
         problems.append(
             Problem(
@@ -335,16 +335,6 @@ def parse_document(document: object, source: str) -> RuleSet:
     if problems:
         raise RuleSetError(problems)
     return RuleSet(source, datasets)
-
-
-def _cell_problems(scope: str, dataset: tablib.Dataset) -> list[Problem]:
-    """Values that are not plain (a nested list or object where a value belongs)."""
-    return [
-        Problem(f"{header}: expected a plain value, not {type(cell).__name__}.", scope, number)
-        for number, row in enumerate(dataset, 1)
-        for header, cell in zip(dataset.headers or [], row, strict=False)
-        if isinstance(cell, list | dict)
-    ]
 
 
 def _read_csv(path: Path) -> RuleSet:
@@ -380,15 +370,11 @@ def _read_csv_files(path: Path, files: dict[str, Path]) -> RuleSet:
     problems: list[Problem] = []
     for scope, file in files.items():
         try:
-            text = _read_text(file, "csv")
-            dataset = tablib.Dataset().load(text, format="csv")
+            datasets[scope] = reading.read_csv(_read_text(file, "csv"), file.name)
         except RuleSetError as exc:
             problems.extend(exc.problems)
-            continue
-        except Exception as exc:  # the csv module's errors (NUL bytes, …)
-            problems.append(Problem(f"{file.name} is not valid CSV: {exc}.", scope))
-            continue
-        datasets[scope] = dataset
+        except reading.FileRefused as exc:
+            problems.extend(refused(exc, scope))
     if problems:
         raise RuleSetError(problems)
     source = f"{path.name}/" if path.is_dir() else path.name
@@ -430,7 +416,7 @@ def history_account(username: str | None) -> Any:
         raise RuleSetError(
             [
                 Problem(
-                    f"No account {name!r} to record the changes in the admin history "
+                    f"No account {shown(name)} to record the changes in the admin history "
                     "under: pass --user USERNAME."
                 )
             ]

@@ -159,10 +159,11 @@ def test_user_rule_change_invalidates_only_that_user(calls):
 @pytest.mark.django_db(transaction=True)
 def test_moving_a_user_rule_invalidates_the_previous_user_too(calls):
     alice, bob = UserFactory(), UserFactory()
-    rule = UserLogoutRuleFactory(user=alice, idle_time=timedelta(seconds=10))
+    UserLogoutRuleFactory(user=alice, idle_time=timedelta(seconds=10))
+    rule = UserLogoutRule.objects.get(user=alice)
     assert (idle(alice), idle(bob)) == (10, None)  # both warm
     calls.clear()
-    rule.user = bob
+    rule.user_id = bob.pk
     rule.save()
     assert calls == [("users", frozenset({alice.pk, bob.pk}))]
     assert (idle(alice), idle(bob)) == (None, 10)
@@ -185,11 +186,12 @@ def test_moving_a_user_rule_inside_a_transaction_invalidates_both_after_commit(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         alice, bob = UserFactory(), UserFactory()
-        rule = UserLogoutRuleFactory(user=alice, idle_time=timedelta(seconds=10))
+        UserLogoutRuleFactory(user=alice, idle_time=timedelta(seconds=10))
+    rule = UserLogoutRule.objects.get(user=alice)
     assert idle(alice) == 10
     calls.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        rule.user = bob
+        rule.user_id = bob.pk
         rule.save()
         assert calls == []
     assert calls == [("users", frozenset({alice.pk, bob.pk}))]

@@ -486,9 +486,7 @@ def test_session_from_django_auto_logout_keeps_its_last_request(logged_in, clock
 
 
 @pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata"])
-def test_naive_django_auto_logout_time_is_read_in_time_zone(
-    settings, logged_in, clock, user, zone
-):
+def test_naive_django_auto_logout_time_is_read_in_time_zone(settings, logged_in, clock, user, zone):
     """django-auto-logout under ``USE_TZ = False`` stored naive local times (``TIME_ZONE``): a
     session idle for 61 s under a 60 s limit is ended, one active 20 s ago goes on."""
     from zoneinfo import ZoneInfo

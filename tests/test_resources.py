@@ -273,9 +273,7 @@ def hostile_rules(db):
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=lambda fmt: fmt.__name__)
 @pytest.mark.parametrize("resource_class", [GroupRuleResource, UserRuleResource])
-def test_hostile_names_and_messages_are_safe_and_round_trip(
-    hostile_rules, fmt, resource_class
-):
+def test_hostile_names_and_messages_are_safe_and_round_trip(hostile_rules, fmt, resource_class):
     dataset = resource_class().export()
     for row in dataset:
         for cell in row:
