@@ -120,6 +120,8 @@ class Report:
     dry_run: bool
     changes: list[Change] = field(default_factory=list)
     unchanged: int = 0
+    #: Rules of a scope the file contains that the file does not mention, kept (no ``prune``).
+    only_in_database: list[str] = field(default_factory=list)
     #: True when changes were applied without admin history entries (no account to record under).
     history_skipped: bool = False
 
@@ -127,12 +129,22 @@ class Report:
     def changed(self) -> bool:
         return bool(self.changes)
 
+    @property
+    def drift(self) -> bool:
+        """Whether the database differs from the file: a change to make, or a rule the file does
+        not mention in a scope it contains."""
+        return bool(self.changes or self.only_in_database)
+
     def count(self, kind: str) -> int:
         return sum(1 for change in self.changes if change.kind == kind)
 
     def lines(self) -> list[str]:
         lines = [change.describe() for change in self.changes]
-        if not self.changes:
+        lines.extend(
+            f"? {subject}: only in the database, not in {self.source} (kept; --prune deletes it)"
+            for subject in self.only_in_database
+        )
+        if not self.drift:
             lines.append(
                 f"No changes: the database matches {self.source} "
                 f"({_plural(self.unchanged, 'rule')} unchanged)."
@@ -141,10 +153,15 @@ class Report:
         summary = (
             f"{_plural(len(self.changes), 'change')}: {self.count(RowResult.IMPORT_TYPE_NEW)} new, "
             f"{self.count(RowResult.IMPORT_TYPE_UPDATE)} updated, "
-            f"{self.count(RowResult.IMPORT_TYPE_DELETE)} deleted; {self.unchanged} unchanged."
+            f"{self.count(RowResult.IMPORT_TYPE_DELETE)} deleted; {self.unchanged} unchanged"
         )
-        lines.append(summary)
-        lines.append("Dry run: nothing was written." if self.dry_run else f"Applied {self.source}.")
+        if self.only_in_database:
+            summary += f"; {len(self.only_in_database)} only in the database"
+        lines.append(summary + ".")
+        if self.dry_run:
+            lines.append("Dry run: nothing was written.")
+        else:
+            lines.append(f"Applied {self.source}." if self.changes else "Nothing was written.")
         return lines
 
 
@@ -471,8 +488,13 @@ def apply(
                     continue
                 change = Change(scope, row.subject_label, row.import_type, tuple(row.field_changes))
                 applied.append(_Applied(change, row.instance))
+        unmentioned = _unmentioned(results)
         if prune:
-            applied.extend(_prune(results, dry_run=dry_run))
+            applied.extend(unmentioned)
+            if not dry_run:
+                _delete(item.instance for item in unmentioned)
+        else:
+            report.only_in_database = [item.change.subject for item in unmentioned]
         report.changes = [item.change for item in applied]
         if dry_run:
             transaction.set_rollback(True, using=using)
@@ -507,9 +529,10 @@ def _fill_missing_pks(resource: RuleResource, result: Result) -> None:
             wanted[subject_id].pk = pk
 
 
-def _prune(results: list[tuple[str, RuleResource, Result]], *, dry_run: bool) -> list[_Applied]:
-    """Delete the group/user rules whose subject the file's scopes do not mention."""
-    pruned: list[_Applied] = []
+def _unmentioned(results: list[tuple[str, RuleResource, Result]]) -> list[_Applied]:
+    """The group/user rules of the file's scopes whose subject the file does not mention, as the
+    deletes ``prune`` makes of them."""
+    found: list[_Applied] = []
     for scope, resource, result in results:
         if not resource.subject:
             continue
@@ -518,24 +541,31 @@ def _prune(results: list[tuple[str, RuleResource, Result]], *, dry_run: bool) ->
             getattr(row.instance, attname) for row in result.rows if row.instance is not None
         }
         model = resource._meta.model
-        doomed = [
+        unmentioned = [
             pk
             for subject_id, pk in model._default_manager.values_list(attname, "pk")
             if subject_id not in mentioned
         ]
-        for start in range(0, len(doomed), _CHUNK):
-            chunk = doomed[start : start + _CHUNK]
-            rules = list(
-                model._default_manager.filter(pk__in=chunk).select_related(resource.subject)
-            )
-            for rule in rules:
+        for start in range(0, len(unmentioned), _CHUNK):
+            chunk = unmentioned[start : start + _CHUNK]
+            for rule in model._default_manager.filter(pk__in=chunk).select_related(
+                resource.subject
+            ):
                 change = Change(
                     scope, resource.subject_label(rule), RowResult.IMPORT_TYPE_DELETE, pruned=True
                 )
-                pruned.append(_Applied(change, rule))
-            if not dry_run:
-                model._default_manager.filter(pk__in=chunk).delete()
-    return pruned
+                found.append(_Applied(change, rule))
+    return found
+
+
+def _delete(rules: Iterable[models.Model]) -> None:
+    """Delete rules, by model, in chunks (the model signals invalidate after the commit)."""
+    by_model: dict[type[models.Model], list[object]] = {}
+    for rule in rules:
+        by_model.setdefault(type(rule), []).append(rule.pk)
+    for model, pks in by_model.items():
+        for start in range(0, len(pks), _CHUNK):
+            model._default_manager.filter(pk__in=pks[start : start + _CHUNK]).delete()
 
 
 _ACTIONS = {
