@@ -17,6 +17,7 @@ from django.core import checks
 from django.core.checks import CheckMessage, Error, Warning
 from django.utils.module_loading import import_string
 
+from .cache import PER_PROCESS_BACKENDS
 from .conf import (
     AUTO_LOGOUT_KEYS,
     MAX_CACHE_PREFIX_LENGTH,
@@ -37,10 +38,6 @@ REQUIRED_APPS = (
     "django.contrib.sessions",
     "solo",
     "import_export",
-)
-PER_PROCESS_CACHES = (
-    "django.core.cache.backends.locmem.LocMemCache",
-    "django.core.cache.backends.filebased.FileBasedCache",
 )
 DUMMY_CACHE = "django.core.cache.backends.dummy.DummyCache"
 _DURATION_HINT = (
@@ -141,6 +138,14 @@ CHECKS: dict[str, tuple[type[CheckMessage], str, str]] = {
         "rule changes reach only the process that made them.",
         "Point LOGOUT_RULES_CACHE_ALIAS at a shared cache (Redis, Memcached or the database "
         "cache) in production.",
+    ),
+    "logout_rules.W024": (
+        Warning,
+        "The policy cache '{alias}' ({backend}) is per process: a rule changed by a management "
+        "command (logout_rules import) or in another process does not reach this server until "
+        "it restarts.",
+        "Even in development, use a cache your processes share: FileBasedCache or the database "
+        "cache for runserver; Redis, Memcached or the database cache in production.",
     ),
     "logout_rules.W023": (
         Warning,
@@ -350,8 +355,10 @@ def check_cache(**kwargs: Any) -> list[CheckMessage]:
     backend = str(caches_setting[alias].get("BACKEND", ""))
     if backend == DUMMY_CACHE:
         return [message("logout_rules.W023", alias=alias)]
-    if backend in PER_PROCESS_CACHES and not settings.DEBUG:
-        return [message("logout_rules.W022", alias=alias, backend=backend)]
+    if backend in PER_PROCESS_BACKENDS:
+        # Under DEBUG (runserver) the same problem has another face: the commands' changes.
+        check_id = "logout_rules.W024" if settings.DEBUG else "logout_rules.W022"
+        return [message(check_id, alias=alias, backend=backend)]
     return []
 
 
