@@ -125,6 +125,19 @@ def _cache_prefix(value: object) -> str:
     return DEFAULT_CACHE_PREFIX
 
 
+def _positive_int(default: int) -> Callable[[object], int]:
+    def parse(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            return default
+        return value
+
+    return parse
+
+
+_import_max_bytes = _positive_int(DEFAULT_IMPORT_MAX_BYTES)
+_import_max_rows = _positive_int(DEFAULT_IMPORT_MAX_ROWS)
+
+
 def _activity_resolution(value: object) -> float | None:
     if value is None or isinstance(value, bool):
         return None
@@ -208,18 +221,12 @@ class Settings:
     @property
     def IMPORT_MAX_BYTES(self) -> int:
         """The largest file a rule import accepts, in bytes."""
-        value = getattr(settings, "LOGOUT_RULES_IMPORT_MAX_BYTES", DEFAULT_IMPORT_MAX_BYTES)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            return DEFAULT_IMPORT_MAX_BYTES
-        return value
+        return self._read("LOGOUT_RULES_IMPORT_MAX_BYTES", _import_max_bytes)
 
     @property
     def IMPORT_MAX_ROWS(self) -> int:
         """The most rows (rules) one imported file may hold."""
-        value = getattr(settings, "LOGOUT_RULES_IMPORT_MAX_ROWS", DEFAULT_IMPORT_MAX_ROWS)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            return DEFAULT_IMPORT_MAX_ROWS
-        return value
+        return self._read("LOGOUT_RULES_IMPORT_MAX_ROWS", _import_max_rows)
 
     @property
     def ACTIVITY_RESOLUTION(self) -> float | None:

@@ -104,12 +104,33 @@ class Change:
 
     def describe(self) -> str:
         """One line of the command's diff."""
+        return self.words(DIFF, subject=self.subject)
+
+    def words(self, which: int, **names: str) -> str:
+        """This change in the words of ``WORDING[...][which]`` (``DIFF`` or ``HISTORY``), with
+        the ``str.format`` fields ``values`` and ``names``."""
         if self.kind == RowResult.IMPORT_TYPE_DELETE:
-            why = " (not in the file)" if self.pruned else ""
-            return f"- {self.subject}: delete{why}"
-        if self.kind == RowResult.IMPORT_TYPE_NEW:
-            return f"+ {self.subject}: new" + (f" ({self.values})" if self.values else "")
-        return f"~ {self.subject}: {self.values}"
+            parts = ["delete", "pruned"] if self.pruned else ["delete"]
+        elif self.kind == RowResult.IMPORT_TYPE_NEW:
+            parts = ["new", "new_values"] if self.values else ["new"]
+        else:
+            parts = ["update"]
+        template = "".join(WORDING[part][which] for part in [*parts, "end"])
+        return template.format(values=self.values, **names)
+
+
+#: How a change is put in words: the command's diff line (``DIFF``) and the admin history text
+#: (``HISTORY``). ``pruned`` follows ``delete`` for a rule deleted by ``prune``; ``new_values``
+#: follows ``new`` when the new rule sets values.
+DIFF, HISTORY = 0, 1
+WORDING: dict[str, tuple[str, str]] = {
+    "delete": ("- {subject}: delete", "Deleted by import of {source}"),
+    "pruned": (" (not in the file)", ": not in the file (--prune)"),
+    "new": ("+ {subject}: new", "Added by import of {source}"),
+    "new_values": (" ({values})", ": {values}"),
+    "update": ("~ {subject}: {values}", "Changed by import of {source}: {values}"),
+    "end": ("", "."),
+}
 
 
 @dataclass(slots=True)
@@ -577,12 +598,7 @@ _ACTIONS = {
 
 def change_message(change: Change, source: str) -> str:
     """The admin history text: what changed, from which file, old and new values."""
-    if change.kind == RowResult.IMPORT_TYPE_DELETE:
-        why = ": not in the file (--prune)" if change.pruned else ""
-        return f"Deleted by import of {source}{why}."
-    if change.kind == RowResult.IMPORT_TYPE_NEW:
-        return f"Added by import of {source}" + (f": {change.values}." if change.values else ".")
-    return f"Changed by import of {source}: {change.values}."
+    return change.words(HISTORY, source=source)
 
 
 def record_history(user: Any, applied: Iterable[_Applied], source: str) -> None:
