@@ -162,6 +162,23 @@ def test_an_xlsx_bomb_is_refused_with_little_memory_and_time():
     print(f"\nrefused two XLSX bombs in {time.perf_counter() - started:.2f} s, peak {peak} B")
 
 
+def test_a_csv_of_100k_rows_is_refused_early_with_little_memory(people, tmp_path):
+    """The issue's example: 0.7 MB of CSV, 100,000 rows (1.1 GB before), default limits."""
+    path = tmp_path / "users.csv"
+    path.write_bytes(many_rows_csv(100_000))
+    assert path.stat().st_size < 1024 * 1024
+    tracemalloc.start()
+    try:
+        status, _, err = run_import(path, "--user", "admin")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert status == 2
+    assert "more than 10000 rows" in err
+    assert peak < 64 * 1024 * 1024, peak
+    assert not UserLogoutRule.objects.exists()
+
+
 def test_a_yaml_bomb_is_refused_before_anything_is_expanded():
     tracemalloc.start()
     try:
