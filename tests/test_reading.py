@@ -138,6 +138,13 @@ def few_rows(settings):
         (XLSXFormat, gap_workbook(), "more than 100 rows"),
         (XLSXFormat, xlsx([["user"]] + [["sam"]] * 101), "declares 101 rows"),
         (XLSXFormat, b"PK\x03\x04 not a workbook", "is not an XLSX workbook"),
+        (XLSXFormat, xlsx([["user", None], ["sam", "x"]]), "a value outside the columns"),
+        (CSVFormat, b"user\n" + (b"x" * 2001 + b"\n") * 30, "And 10 more problems."),
+        (CSVFormat, b"x" * 2001 + b"\n", "A column name of 2001 characters: 'xxx"),
+        (YAMLFormat, b"- {true: 1}", "A column name must be text, not a value of type bool."),
+        (YAMLFormat, b"- [" + b"1, " * 7000 + b"]", "more than 100 rows"),
+        (JSONFormat, b"]]]", "is not valid JSON"),
+        (JSONFormat, json.dumps([{f"c{n}": 1 for n in range(40)}]).encode(), "33 columns"),
     ],
     ids=lambda value: value.__name__ if isinstance(value, type) else None,
 )
@@ -286,6 +293,16 @@ def test_a_tampered_format_at_confirmation_is_refused_cleanly(admin_client, fmt)
     data["format"] = fmt
     assert refused_confirmation(admin_client, data) == [
         "Nothing was imported: Unknown file format. Upload the file again."
+    ]
+    assert not UserLogoutRule.objects.exists()
+
+
+@pytest.mark.parametrize("resource", ["99", "-1", "x"])
+def test_a_tampered_resource_at_confirmation_is_refused_cleanly(admin_client, resource):
+    data = confirmed_preview(admin_client)
+    data["resource"] = resource
+    assert refused_confirmation(admin_client, data) == [
+        "Nothing was imported: Unknown kind of rules. Upload the file again."
     ]
     assert not UserLogoutRule.objects.exists()
 

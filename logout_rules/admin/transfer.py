@@ -39,6 +39,11 @@ from ..rulesets import record_result_history
 NO_LONGER_THERE = "The uploaded file is no longer there."
 
 
+def _index_below(value: str, count: int) -> bool:
+    """Whether a submitted list index (ASCII digits only) is one of ``count`` choices."""
+    return value.isascii() and value.isdigit() and int(value) < count
+
+
 class RuleImportForm(ImportForm):  # type: ignore[misc]
     def clean_import_file(self) -> Any:
         upload = self.cleaned_data["import_file"]
@@ -92,10 +97,11 @@ class RuleImportExportMixin(ImportExportMixin):  # type: ignore[misc]
     def confirmation_problem(self, request: HttpRequest) -> str | None:
         """What is wrong with a confirmation's hidden fields, if anything."""
         index = request.POST.get("format", "")
-        if not (
-            index.isascii() and index.isdigit() and int(index) < len(self.get_import_formats())
-        ):
+        if not _index_below(index, len(self.get_import_formats())):
             return str(_("Unknown file format."))
+        resource = request.POST.get("resource", "")
+        if resource and not _index_below(resource, len(self.get_import_resource_classes(request))):
+            return str(_("Unknown kind of rules."))
         storage = self.get_tmp_storage_class()
         if issubclass(storage, TempFolderStorage):
             name = os.path.basename(request.POST.get("import_file_name", ""))
