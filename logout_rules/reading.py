@@ -231,8 +231,8 @@ def read_xlsx(data: bytes) -> tablib.Dataset:
     import openpyxl  # type: ignore[import-untyped]
 
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        parts = archive.infolist()
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError):
         raise FileRefused("This is not an XLSX workbook.") from None
     unpacked = sum(part.file_size for part in parts)
