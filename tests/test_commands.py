@@ -86,10 +86,11 @@ def test_explain_never_sends_terminal_escapes(settings):
 
 @pytest.mark.django_db
 def test_explain_says_when_a_running_server_may_not_see_changes(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     UserFactory(username="alice")
     err = StringIO()
     call_command("logout_rules", "explain", "alice", stdout=StringIO(), stderr=err)
-    assert "per process" in err.getvalue()  # the tests' LocMemCache
+    assert "per process" in err.getvalue()
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
         "shared": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},

@@ -756,6 +756,7 @@ def test_scopes_the_file_leaves_out_are_not_drift(sample_rules, tmp_path):
 
 
 def test_an_import_says_when_a_running_server_keeps_its_own_cache(admin, settings, tmp_path):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     status, _, err = run_import(SAMPLES / "ruleset.json", "--user", "admin")
     assert status == 0
     assert "the policy cache 'default' (LocMemCache) is per process" in err
