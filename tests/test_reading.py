@@ -287,31 +287,19 @@ def refused_confirmation(client, data) -> list[str]:
     return [str(message) for message in response.wsgi_request._messages]
 
 
-@pytest.mark.parametrize("fmt", ["99", "-1", "x", "", "1.0", "٣"])
-def test_a_tampered_format_at_confirmation_is_refused_cleanly(admin_client, fmt):
+TAMPERED = [
+    *(("format", value, "Unknown file format.") for value in ("99", "-1", "x", "", "1.0", "٣")),
+    *(("resource", value, "Unknown kind of rules.") for value in ("99", "-1", "x")),
+    ("import_file_name", "no-such-upload", "The uploaded file is no longer there."),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "problem"), TAMPERED)
+def test_a_tampered_confirmation_is_refused_cleanly(admin_client, field, value, problem):
     data = confirmed_preview(admin_client)
-    data["format"] = fmt
+    data[field] = value
     assert refused_confirmation(admin_client, data) == [
-        "Nothing was imported: Unknown file format. Upload the file again."
-    ]
-    assert not UserLogoutRule.objects.exists()
-
-
-@pytest.mark.parametrize("resource", ["99", "-1", "x"])
-def test_a_tampered_resource_at_confirmation_is_refused_cleanly(admin_client, resource):
-    data = confirmed_preview(admin_client)
-    data["resource"] = resource
-    assert refused_confirmation(admin_client, data) == [
-        "Nothing was imported: Unknown kind of rules. Upload the file again."
-    ]
-    assert not UserLogoutRule.objects.exists()
-
-
-def test_a_tampered_file_name_at_confirmation_is_refused_cleanly(admin_client):
-    data = confirmed_preview(admin_client)
-    data["import_file_name"] = "no-such-upload"
-    assert refused_confirmation(admin_client, data) == [
-        "Nothing was imported: The uploaded file is no longer there. Upload the file again."
+        f"Nothing was imported: {problem} Upload the file again."
     ]
     assert not UserLogoutRule.objects.exists()
 
