@@ -39,8 +39,9 @@ from .middleware import (
 
 
 def accepted_by_auth(request: HttpRequest) -> bool:
-    """Whether the session has a user that ``django.contrib.auth`` still accepts (it flushes the
-    session when it does not: a changed password, an inactive or deleted user)."""
+    """Whether the session has a user that ``django.contrib.auth`` still accepts: not deleted,
+    not inactive, and the password unchanged since the login (Django flushes a session whose
+    auth hash no longer matches)."""
     if session_store.user_id(request.session) is None:
         return False
     user = getattr(request, "user", None)
