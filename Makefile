@@ -55,4 +55,4 @@ bench: $(STAMP)
 	PYTHONPATH=. $(PY) -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .nox .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov build *.egg-info $(DEMO_DB)
+	rm -rf $(VENV) .nox .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov build *.egg-info $(DEMO_DB) sample_site/.cache

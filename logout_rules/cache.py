@@ -63,6 +63,23 @@ def get_cache() -> BaseCache:
     return caches[conf.CACHE_ALIAS]
 
 
+#: Backends whose entries live in one process's memory: a change made in another process (a
+#: management command, another worker) never reaches them. ``checks.py`` warns about them, and
+#: the commands say so after a change.
+PER_PROCESS_BACKENDS = ("django.core.cache.backends.locmem.LocMemCache",)
+
+
+def per_process_backend() -> str | None:
+    """The name of the policy cache's backend class when it is per process, else ``None``."""
+    from django.core.cache.backends.locmem import LocMemCache
+
+    try:
+        backend = get_cache()
+    except Exception:  # an unknown alias: reported by the checks
+        return None
+    return type(backend).__name__ if isinstance(backend, LocMemCache) else None
+
+
 def _prefix() -> str:
     return f"{conf.CACHE_PREFIX}:{__version__}:{_SHAPE}"
 

@@ -18,6 +18,7 @@ from django.core.checks import CheckMessage, Error, Warning
 from django.db import router, transaction
 from django.utils.module_loading import import_string
 
+from .cache import PER_PROCESS_BACKENDS
 from .conf import (
     AUTO_LOGOUT_KEYS,
     MAX_CACHE_PREFIX_LENGTH,
@@ -42,10 +43,6 @@ REQUIRED_APPS = (
     "django.contrib.sessions",
     "solo",
     "import_export",
-)
-PER_PROCESS_CACHES = (
-    "django.core.cache.backends.locmem.LocMemCache",
-    "django.core.cache.backends.filebased.FileBasedCache",
 )
 DUMMY_CACHE = "django.core.cache.backends.dummy.DummyCache"
 #: Below this poll interval (seconds) ``manage.py check`` warns (W080).
@@ -154,6 +151,14 @@ CHECKS: dict[str, tuple[type[CheckMessage], str, str]] = {
         "rule changes reach only the process that made them.",
         "Point LOGOUT_RULES_CACHE_ALIAS at a shared cache (Redis, Memcached or the database "
         "cache) in production.",
+    ),
+    "logout_rules.W024": (
+        Warning,
+        "The policy cache '{alias}' ({backend}) is per process: a rule changed by a management "
+        "command (logout_rules import) or in another process does not reach this server until "
+        "it restarts.",
+        "Even in development, use a cache your processes share: FileBasedCache or the database "
+        "cache for runserver; Redis, Memcached or the database cache in production.",
     ),
     "logout_rules.W023": (
         Warning,
@@ -274,6 +279,11 @@ CHECKS: dict[str, tuple[type[CheckMessage], str, str]] = {
         f"server more often than every {MIN_SENSIBLE_STATUS_POLL} seconds.",
         "One tab per browser asks, but each browser does: a minute (60) is the default. Lower it "
         "only if revocations must reach open pages within seconds.",
+    ),
+    "logout_rules.E041": (
+        Error,
+        "LOGOUT_RULES_IMPORT_MAX_ROWS must be a positive int (rows per file): {value!r}.",
+        "For example: LOGOUT_RULES_IMPORT_MAX_ROWS = 10_000 (the default).",
     ),
     "logout_rules.W050": (
         Warning,
@@ -429,8 +439,10 @@ def check_cache(**kwargs: Any) -> list[CheckMessage]:
     backend = str(caches_setting[alias].get("BACKEND", ""))
     if backend == DUMMY_CACHE:
         return [message("logout_rules.W023", alias=alias)]
-    if backend in PER_PROCESS_CACHES and not settings.DEBUG:
-        return [message("logout_rules.W022", alias=alias, backend=backend)]
+    if backend in PER_PROCESS_BACKENDS:
+        # Under DEBUG (runserver) the same problem has another face: the commands' changes.
+        check_id = "logout_rules.W024" if settings.DEBUG else "logout_rules.W022"
+        return [message(check_id, alias=alias, backend=backend)]
     return []
 
 
@@ -463,6 +475,10 @@ def check_app_settings(**kwargs: Any) -> list[CheckMessage]:
         value = _setting("LOGOUT_RULES_IMPORT_MAX_BYTES")
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             errors.append(message("logout_rules.E040", value=value))
+    if hasattr(settings, "LOGOUT_RULES_IMPORT_MAX_ROWS"):
+        value = _setting("LOGOUT_RULES_IMPORT_MAX_ROWS")
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            errors.append(message("logout_rules.E041", value=value))
     return errors
 
 

@@ -59,6 +59,8 @@ DEFAULT_STATUS_POLL = 60.0
 DEFAULT_IMPORT_MAX_BYTES = 10 * 1024 * 1024
 #: How long the audit trail keeps logout events by default (``logout_rules prune``): 90 days.
 DEFAULT_EVENT_RETENTION = timedelta(days=90).total_seconds()
+#: The most rows (rules) one file of an import may hold.
+DEFAULT_IMPORT_MAX_ROWS = 10_000
 
 
 def duration_seconds(value: object) -> float | None:
@@ -141,6 +143,19 @@ def _cache_prefix(value: object) -> str:
     if isinstance(value, str) and value and usable_cache_prefix(value):
         return value
     return DEFAULT_CACHE_PREFIX
+
+
+def _positive_int(default: int) -> Callable[[object], int]:
+    def parse(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            return default
+        return value
+
+    return parse
+
+
+_import_max_bytes = _positive_int(DEFAULT_IMPORT_MAX_BYTES)
+_import_max_rows = _positive_int(DEFAULT_IMPORT_MAX_ROWS)
 
 
 def _activity_resolution(value: object) -> float | None:
@@ -298,10 +313,12 @@ class Settings:
     @property
     def IMPORT_MAX_BYTES(self) -> int:
         """The largest file a rule import accepts, in bytes."""
-        value = getattr(settings, "LOGOUT_RULES_IMPORT_MAX_BYTES", DEFAULT_IMPORT_MAX_BYTES)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            return DEFAULT_IMPORT_MAX_BYTES
-        return value
+        return self._read("LOGOUT_RULES_IMPORT_MAX_BYTES", _import_max_bytes)
+
+    @property
+    def IMPORT_MAX_ROWS(self) -> int:
+        """The most rows (rules) one imported file may hold."""
+        return self._read("LOGOUT_RULES_IMPORT_MAX_ROWS", _import_max_rows)
 
     @property
     def ACTIVITY_RESOLUTION(self) -> float | None:

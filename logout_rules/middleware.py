@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -48,8 +48,9 @@ class RequestState:
     activity_due: bool
 
     def effective_activity(self, request: HttpRequest) -> float:
-        """The activity time as it will be recorded once this request completes."""
-        if self.activity_due and not is_passive(request):
+        """The activity time as it will be recorded once this request completes (as far as the
+        request tells: a response that refuses it is known only in the response phase)."""
+        if self.activity_due and is_activity(request):
             return max(self.now, self.activity_at)
         return self.activity_at
 
@@ -64,6 +65,24 @@ def resolved_policy(request: HttpRequest, user_id: object) -> policy.Policy | No
     if found is not None and found[0] == user_id:
         return found[1]  # type: ignore[no-any-return]
     return None
+
+
+#: Responses that refuse the request, which is then not the user's activity: 403 (refused by
+#: CSRF protection, or a permission) and 405 (a method the view does not allow).
+REFUSED_STATUSES = frozenset({403, 405})
+
+
+def from_another_site(request: HttpRequest) -> bool:
+    """Sent by another site (``Sec-Fetch-Site: cross-site``): a link followed from it, or a
+    request it embeds; it carries the session cookie, but it is not the user's activity here.
+    Browsers that send no ``Sec-Fetch-Site`` are taken at their word (activity)."""
+    return request.META.get("HTTP_SEC_FETCH_SITE") == "cross-site"
+
+
+def is_activity(request: HttpRequest) -> bool:
+    """Whether this request, as sent, is the user's own activity: not from another site and not
+    passive. (The session is judged on every request, activity or not.)"""
+    return not from_another_site(request) and not is_passive(request)
 
 
 def is_passive(request: HttpRequest) -> bool:
@@ -237,11 +256,12 @@ def check_request(request: HttpRequest) -> HttpResponseBase | None:
     return None
 
 
-def pending_activity(request: HttpRequest) -> float | None:
+def pending_activity(request: HttpRequest, response: HttpResponseBase) -> float | None:
     """The response phase, in memory: the activity time this response's session save should
     carry, or ``None`` when it writes nothing of ours (the common case: no I/O at all).
 
-    Due activity is recorded unless the request was passive. When the view itself modified the
+    Due activity is recorded when the request is the user's activity (``is_activity``) and the
+    response did not refuse it (``REFUSED_STATUSES``). When the view itself modified the
     session (so the whole session is about to be saved), the activity this request loaded is
     written back too, so that ``record_activity`` can keep a newer one stored meanwhile.
     """
@@ -251,7 +271,7 @@ def pending_activity(request: HttpRequest) -> float | None:
     store = request.session
     if session_store.user_id(store) != state.user_id:
         return None  # the view logged out (or in as someone else): nothing of ours to record
-    if state.activity_due and not is_passive(request):
+    if state.activity_due and response.status_code not in REFUSED_STATUSES and is_activity(request):
         return state.now
     if store.modified:
         return state.activity_at
@@ -299,8 +319,8 @@ class AutoLogoutMiddleware:
             return self.__acall__(request)
         response = check_request(request)
         if response is None:
-            response = self.get_response(request)  # type: ignore[assignment]
-        at = pending_activity(request)
+            response = cast(HttpResponseBase, self.get_response(request))
+        at = pending_activity(request, response)
         if at is not None:
             record_activity(request, at)
         return response
@@ -308,8 +328,8 @@ class AutoLogoutMiddleware:
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         response = await sync_to_async(check_request, thread_sensitive=True)(request)
         if response is None:
-            response = await self.get_response(request)  # type: ignore[misc]
-        at = pending_activity(request)
+            response = await cast(Awaitable[HttpResponseBase], self.get_response(request))
+        at = pending_activity(request, response)
         if at is not None:
             await sync_to_async(record_activity, thread_sensitive=True)(request, at)
         return response

@@ -7,6 +7,12 @@ the old rows between the invalidation and the commit, and a rollback leaves the 
 
 Our own ``auto_logout`` signal is received too: each automatic logout becomes one row of the audit
 trail (``events.py``).
+
+A row whose subject can change (a user rule moved to another user) invalidates the subject it
+leaves as well as the one it gets: ``remember_subjects`` (``pre_save``) reads the stored subject
+before the save, ``subject_ids`` gives both to the ``post_save`` receiver. A model added later
+whose rows name users (and whose subject can change) takes the same two receivers: add it to
+``USER_SUBJECTS``.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.http import HttpRequest
 
@@ -43,11 +50,55 @@ def invalidate_everyone(sender: Any, using: str | None = None, **kwargs: Any) ->
     cache.invalidate_all_on_commit(using=using)
 
 
-def invalidate_rule_user(
-    sender: Any, instance: UserLogoutRule, using: str | None = None, **kwargs: Any
+#: Models whose rows apply to users named by foreign keys (field names): a save or delete
+#: invalidates those users, before and after a change of subject.
+USER_SUBJECTS: dict[type[models.Model], tuple[str, ...]] = {UserLogoutRule: ("user",)}
+#: The instance attribute holding the subject ids stored before the save (``remember_subjects``).
+PREVIOUS_SUBJECTS_ATTRIBUTE = "_logout_rules_previous_subjects"
+
+
+def _subject_attnames(model: type[models.Model]) -> list[str]:
+    fields = [model._meta.get_field(name) for name in USER_SUBJECTS[model]]
+    return [field.attname for field in fields if isinstance(field, models.Field)]
+
+
+def remember_subjects(
+    sender: type[models.Model],
+    instance: models.Model,
+    using: str | None = None,
+    update_fields: frozenset[str] | None = None,
+    **kwargs: Any,
 ) -> None:
-    """A user rule changed: that user's cached policy is stale."""
-    cache.invalidate_users_on_commit([instance.user_id], using=using)
+    """Before a save: the subject ids the row has in the database (one query by primary key;
+    none for a new row), so that the users a row leaves are invalidated too."""
+    previous: tuple[object, ...] = ()
+    attnames = _subject_attnames(sender)
+    names = {*USER_SUBJECTS[sender], *attnames}
+    if instance.pk is not None and (update_fields is None or names & set(update_fields)):
+        stored = (
+            sender._default_manager.using(using)
+            .filter(pk=instance.pk)
+            .values_list(*attnames)
+            .first()
+        )
+        previous = tuple(stored or ())
+    setattr(instance, PREVIOUS_SUBJECTS_ATTRIBUTE, previous)
+
+
+def subject_ids(instance: models.Model) -> set[object]:
+    """The users a row applies to now, and those it applied to before this save."""
+    ids = {getattr(instance, attname) for attname in _subject_attnames(type(instance))}
+    ids.update(instance.__dict__.pop(PREVIOUS_SUBJECTS_ATTRIBUTE, ()))
+    ids.discard(None)
+    return ids
+
+
+def invalidate_subjects(
+    sender: Any, instance: models.Model, using: str | None = None, **kwargs: Any
+) -> None:
+    """A row naming users changed or was deleted: those users' cached policies are stale, the
+    previous ones too when the row moved to other users."""
+    cache.invalidate_users_on_commit(subject_ids(instance), using=using)
 
 
 def invalidate_renamed_group(
@@ -164,12 +215,17 @@ def connect() -> None:
         post_delete.connect(
             invalidate_everyone, sender=model, dispatch_uid=f"logout_rules.delete.{model.__name__}"
         )
-    post_save.connect(
-        invalidate_rule_user, sender=UserLogoutRule, dispatch_uid="logout_rules.save.user"
-    )
-    post_delete.connect(
-        invalidate_rule_user, sender=UserLogoutRule, dispatch_uid="logout_rules.delete.user"
-    )
+    for subject_model in USER_SUBJECTS:
+        name = subject_model.__name__
+        pre_save.connect(
+            remember_subjects, sender=subject_model, dispatch_uid=f"logout_rules.presave.{name}"
+        )
+        post_save.connect(
+            invalidate_subjects, sender=subject_model, dispatch_uid=f"logout_rules.save.{name}"
+        )
+        post_delete.connect(
+            invalidate_subjects, sender=subject_model, dispatch_uid=f"logout_rules.delete.{name}"
+        )
     post_save.connect(
         invalidate_renamed_group, sender=Group, dispatch_uid="logout_rules.save.group"
     )

@@ -27,9 +27,11 @@ gives the field its default (inherit; ``enabled`` true; ``priority`` 100).
 
 Spreadsheet safety: a text cell that would start with ``=``, ``+``, ``-``, ``@``, a tab or a
 carriage return is exported with a leading apostrophe (``'=cmd``), so no spreadsheet runs it as a
-formula; the import removes that one apostrophe again, so files round-trip exactly. The
-neutralisation is done here, in every format, whatever ``IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT``
-says (the format classes below switch that setting's own, lossy escaping off).
+formula, and so is every place inside a cell that a common separator (``,`` ``;`` tab ``|``
+newline) would make the start of a cell (``Bye;'=cmd``); the import removes those apostrophes
+again, so files round-trip exactly. The neutralisation is done here, in every format, whatever
+``IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT`` says (the format classes below switch that setting's
+own, lossy escaping off).
 """
 
 from __future__ import annotations
@@ -52,8 +54,10 @@ from import_export import resources, widgets
 from import_export.fields import Field
 from import_export.formats import base_formats
 from import_export.instance_loaders import BaseInstanceLoader
+from import_export.resources import Diff
 from import_export.results import RowResult
 
+from . import reading
 from .durations import INVALID, TOO_LONG, DurationError, from_seconds, parse_duration
 from .models import (
     GlobalLogoutRule,
@@ -62,6 +66,7 @@ from .models import (
     UserLogoutRule,
     validate_duration,
 )
+from .safe_text import shown
 
 #: Marks "explicitly no message" (``""``) in a file; an empty cell means inherit (``None``).
 NO_MESSAGE = "(no message)"
@@ -78,25 +83,36 @@ _CHUNK = 500
 
 # --- spreadsheet-formula neutralisation ---------------------------------------------------------
 
-# A cell needs a protecting apostrophe when, after any apostrophes it already starts with, it
-# begins like a formula, or when it is exactly one of our markers (so text equal to a marker
-# survives the round trip). Adding one apostrophe to every such cell, and removing one from every
-# such cell on import, is an exact inverse.
-_NEEDS_QUOTE = re.compile(
-    r"^'*(?:[=+\-@\t\r]|" + re.escape(NO_MESSAGE) + "$|" + re.escape(INHERIT) + "$)"
-)
+# A spreadsheet reads a formula in a cell that starts with = + - @ (or a tab or carriage return
+# before one), and a file opened with another separator than the one it was written with cuts a
+# cell into several: "Bye;=HYPERLINK(…)" read with ";" as the separator gives a second cell
+# "=HYPERLINK(…)". So every place that starts a cell, once cut by any common separator (, ; tab |
+# newline, carriage return), gets a protecting apostrophe when it would start a formula (after
+# spaces, which an import may trim, and after the apostrophes it already has). A cell that is
+# exactly one of our markers gets one too, so that text equal to a marker survives the round
+# trip. Apostrophes are neither separators, spaces nor formula characters, so adding one at each
+# such place, and removing one from each on import, is an exact inverse.
+_SEPARATORS = ",;\t|\n\r"
+_PLACE = rf"(?:^|(?<=[{re.escape(_SEPARATORS)}]))(?P<blank>[^\S\t\n\r]*)"
+_FORMULA_START = r"(?=[=+\-@\t\r])"
+_FORMULA = re.compile(_PLACE + r"(?P<quotes>'*)" + _FORMULA_START)
+_QUOTED_FORMULA = re.compile(_PLACE + r"'(?P<quotes>'*)" + _FORMULA_START)
+_MARKER = re.compile(r"'*(?:" + re.escape(NO_MESSAGE) + "|" + re.escape(INHERIT) + ")")
 
 
 def neutralise(text: str) -> str:
-    """Make ``text`` safe to open in a spreadsheet (inverse: ``restore``)."""
-    return "'" + text if _NEEDS_QUOTE.match(text) else text
+    """Make ``text`` safe to open in a spreadsheet, whatever separator it is read with (inverse:
+    ``restore``)."""
+    if _MARKER.fullmatch(text):
+        return "'" + text
+    return _FORMULA.sub(r"\g<blank>'\g<quotes>", text)
 
 
 def restore(text: str) -> str:
-    """Undo ``neutralise``: drop the one protecting apostrophe, if the cell has one."""
-    if text.startswith("'") and _NEEDS_QUOTE.match(text[1:]):
+    """Undo ``neutralise``: drop one protecting apostrophe from each place that has one."""
+    if text.startswith("'") and _MARKER.fullmatch(text[1:]):
         return text[1:]
-    return text
+    return _QUOTED_FORMULA.sub(r"\g<blank>\g<quotes>", text)
 
 
 # --- cell values --------------------------------------------------------------------------------
@@ -174,7 +190,7 @@ def parse_flag(value: object) -> bool | None:
             return True
         if word in _FALSE:
             return False
-    raise ValueError(f"{value!r} is not a yes/no value: use true or false.")
+    raise ValueError(f"{shown(value)} is not a yes/no value: use true or false.")
 
 
 def parse_priority(value: object) -> int | None:
@@ -189,7 +205,7 @@ def parse_priority(value: object) -> int | None:
     ):
         number = int(value)
     if number is None or number < 1:
-        raise ValueError(f"{value!r} is not a priority: use a whole number of at least 1.")
+        raise ValueError(f"{shown(value)} is not a priority: use a whole number of at least 1.")
     return number
 
 
@@ -198,7 +214,7 @@ def parse_message(value: object) -> str | None:
     if _is_blank(value):
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"{value!r} is not a message: use text.")
+        raise ValueError(f"{shown(value)} is not a message: use text.")
     text = str(value)
     if text.strip() == NO_MESSAGE:
         return ""
@@ -310,7 +326,7 @@ class SubjectWidget(widgets.Widget):  # type: ignore[misc]
             self.preload([name])
         found = self.known.get(name)
         if found is None:
-            raise ValueError(f"No {self.label} with {self.key} {name!r}.")
+            raise ValueError(f"No {self.label} with {self.key} {shown(name)}.")
         return found
 
     def render(self, value: models.Model | None, obj: Any = None, **kwargs: Any) -> str | None:
@@ -318,32 +334,6 @@ class SubjectWidget(widgets.Widget):  # type: ignore[misc]
 
 
 # --- formats ------------------------------------------------------------------------------------
-
-
-def records_to_dataset(records: object, columns: Sequence[str] = ()) -> tablib.Dataset:
-    """JSON/YAML rows (a list of objects) → a Dataset whose columns are every key in any row.
-
-    tablib alone takes the columns from the first row and silently drops the others, which would
-    hide an unknown or misspelt key; here every key becomes a column (a row without it gets an
-    empty cell, which means the default). An empty list gets the ``columns`` given.
-    """
-    if records is None:
-        records = []
-    if not isinstance(records, list):
-        raise ValueError("Expected a list of rules (one object per rule).")
-    headers: dict[str, None] = {}
-    for number, record in enumerate(records, 1):
-        if not isinstance(record, Mapping):
-            raise ValueError(f"Row {number} is not an object of column: value pairs.")
-        for key in record:
-            headers.setdefault(str(key), None)
-    if not records:
-        headers = dict.fromkeys(columns)
-    dataset = tablib.Dataset(headers=list(headers) or None)
-    for record in records:
-        keyed = {str(key): value for key, value in record.items()}
-        dataset.append([keyed.get(header) for header in headers])
-    return dataset
 
 
 class _NoLossyEscape:
@@ -355,35 +345,66 @@ class _NoLossyEscape:
         return None
 
 
-class CSVFormat(_NoLossyEscape, base_formats.CSV):  # type: ignore[misc]
-    pass
+class _BoundedText:
+    """A text format read within bounds (``reading.py``): the file's size is checked first."""
+
+    encoding: str | None
+
+    def text(self, in_stream: str | bytes) -> str:
+        reading.check_size(len(in_stream))
+        if isinstance(in_stream, str):
+            return in_stream
+        try:
+            return in_stream.decode(self.encoding or "utf-8-sig")
+        except UnicodeDecodeError:
+            raise reading.FileRefused("This file is not UTF-8 text.") from None
+
+
+class CSVFormat(_BoundedText, _NoLossyEscape, base_formats.CSV):  # type: ignore[misc]
+    def create_dataset(self, in_stream: str | bytes, **kwargs: Any) -> tablib.Dataset:
+        return reading.read_csv(self.text(in_stream))
 
 
 class XLSXFormat(_NoLossyEscape, base_formats.XLSX):  # type: ignore[misc]
-    pass
+    def create_dataset(self, in_stream: bytes, **kwargs: Any) -> tablib.Dataset:
+        reading.check_size(len(in_stream))
+        return reading.read_xlsx(in_stream)
 
 
-class JSONFormat(_NoLossyEscape, base_formats.JSON):  # type: ignore[misc]
+class JSONFormat(_BoundedText, _NoLossyEscape, base_formats.JSON):  # type: ignore[misc]
     def create_dataset(self, in_stream: str | bytes, **kwargs: Any) -> tablib.Dataset:
-        if isinstance(in_stream, bytes):
-            in_stream = in_stream.decode(self.encoding or "utf-8-sig")
-        return records_to_dataset(json.loads(in_stream))
+        return reading.records_to_dataset(reading.load_json(self.text(in_stream)))
 
 
-class YAMLFormat(_NoLossyEscape, base_formats.YAML):  # type: ignore[misc]
+class YAMLFormat(_BoundedText, _NoLossyEscape, base_formats.YAML):  # type: ignore[misc]
     def create_dataset(self, in_stream: str | bytes, **kwargs: Any) -> tablib.Dataset:
-        import yaml
-
-        if isinstance(in_stream, bytes):
-            in_stream = in_stream.decode(self.encoding or "utf-8-sig")
-        return records_to_dataset(yaml.safe_load(in_stream))
+        return reading.records_to_dataset(reading.load_yaml(self.text(in_stream)))
 
 
-#: The formats offered by the admin's import and export views.
+#: Every format of the admin's import and export views.
 FORMATS: tuple[type[Any], ...] = (CSVFormat, XLSXFormat, JSONFormat, YAMLFormat)
 
 
+def available_formats() -> list[type[Any]]:
+    """The formats whose package is installed here (XLSX needs openpyxl, YAML PyYAML)."""
+    return [fmt for fmt in FORMATS if reading.format_problem(fmt().get_title()) is None]
+
+
 # --- resources ----------------------------------------------------------------------------------
+
+
+class _PreviewDiff(Diff):  # type: ignore[misc]
+    """The admin preview's diff of a row: an empty value is shown empty (as in the file), not as
+    the text ``None``."""
+
+    left: list[Any]
+    right: list[Any]
+
+    def as_html(self) -> list[str]:
+        self.left = ["" if value is None else value for value in self.left]
+        self.right = ["" if value is None else value for value in self.right]
+        html: list[str] = super().as_html()
+        return html
 
 
 class _Loader(BaseInstanceLoader):  # type: ignore[misc]
@@ -430,14 +451,18 @@ class RuleResource(resources.ModelResource):  # type: ignore[misc]
         store_instance = True
         instance_loader_class = _Loader
 
-    def __init__(self, *, bulk: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *, bulk: bool = False, may_delete: bool = True, **kwargs: Any) -> None:
         """``bulk=True`` (large command-line imports): rows are written with ``bulk_create`` /
         ``bulk_update`` in batches instead of one ``save()`` and savepoint each, and without
         import-export's diff (a deep copy of every row and its user, only needed for the admin's
         HTML preview). Unchanged rows are still skipped and changes still described: this class
         tracks the values it needs itself. The models' bulk writes invalidate the policy cache
-        after commit, like the per-row signals do."""
+        after commit, like the per-row signals do.
+
+        ``may_delete=False`` (an admin without the delete permission): a row asking for a
+        delete is a row error, so the import writes nothing."""
         super().__init__(**kwargs)
+        self.may_delete = may_delete
         if bulk:
             # This instance's own copy of the class-wide options.
             options = copy.copy(self._meta)
@@ -460,6 +485,10 @@ class RuleResource(resources.ModelResource):  # type: ignore[misc]
     def accepted_columns(cls) -> tuple[str, ...]:
         return cls.columns() + ((DELETE_COLUMN,) if cls.subject else ())
 
+    @classmethod
+    def get_diff_class(cls) -> type[Diff]:
+        return _PreviewDiff
+
     def get_export_order(self) -> tuple[str, ...]:
         return self.columns()
 
@@ -474,12 +503,14 @@ class RuleResource(resources.ModelResource):  # type: ignore[misc]
         for header in headers:
             name = "" if header is None else str(header)
             if name in seen:
-                problems.append(f"Column {name!r} appears more than once.")
+                problems.append(f"Column {shown(name)} appears more than once.")
             seen.add(name)
             if name not in accepted:
-                problems.append(f"Unknown column {name!r}. The columns are: {', '.join(accepted)}.")
+                problems.append(
+                    f"Unknown column {shown(name)}. The columns are: {', '.join(accepted)}."
+                )
         problems.extend(
-            f"Missing required column {name!r}."
+            f"Missing required column {shown(name)}."
             for name in self.required_columns
             if name not in seen
         )
@@ -552,9 +583,18 @@ class RuleResource(resources.ModelResource):  # type: ignore[misc]
         if DELETE_COLUMN not in row:
             return False
         try:
-            return bool(parse_flag(row[DELETE_COLUMN]))
+            delete = bool(parse_flag(row[DELETE_COLUMN]))
         except ValueError as exc:
             raise ValidationError({DELETE_COLUMN: str(exc)}) from None
+        if delete and not self.may_delete:
+            rules = self._meta.model._meta.verbose_name_plural
+            raise ValidationError(
+                {
+                    DELETE_COLUMN: f"You may not delete {rules}: deleting through an import "
+                    "needs the delete permission."
+                }
+            )
+        return delete
 
     def stored_values(self, instance: models.Model) -> dict[str, object]:
         """The values a file sets (the subject by id): all immutable, so a dict is a snapshot."""
@@ -639,7 +679,7 @@ class _SubjectRuleResource(RuleResource):
             if found.pk in first_row:
                 self._row_problems[number] = ValidationError(
                     {
-                        self.subject: f"{self.label.capitalize()} {name!r} appears more than "
+                        self.subject: f"{self.label.capitalize()} {shown(name)} appears more than "
                         f"once in the file (first in row {first_row[found.pk]})."
                     }
                 )

@@ -35,15 +35,15 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import models, router, transaction
 from import_export.results import Result, RowResult
 
-from .conf import conf
+from . import reading
 from .models import GroupLogoutRule
 from .resources import (
     GlobalRuleResource,
     GroupRuleResource,
     RuleResource,
     UserRuleResource,
-    records_to_dataset,
 )
+from .safe_text import shown
 
 VERSION = 1
 SCOPES = ("global", "groups", "users")
@@ -104,12 +104,33 @@ class Change:
 
     def describe(self) -> str:
         """One line of the command's diff."""
+        return self.words(DIFF, subject=self.subject)
+
+    def words(self, which: int, **names: str) -> str:
+        """This change in the words of ``WORDING[...][which]`` (``DIFF`` or ``HISTORY``), with
+        the ``str.format`` fields ``values`` and ``names``."""
         if self.kind == RowResult.IMPORT_TYPE_DELETE:
-            why = " (not in the file)" if self.pruned else ""
-            return f"- {self.subject}: delete{why}"
-        if self.kind == RowResult.IMPORT_TYPE_NEW:
-            return f"+ {self.subject}: new" + (f" ({self.values})" if self.values else "")
-        return f"~ {self.subject}: {self.values}"
+            parts = ["delete", "pruned"] if self.pruned else ["delete"]
+        elif self.kind == RowResult.IMPORT_TYPE_NEW:
+            parts = ["new", "new_values"] if self.values else ["new"]
+        else:
+            parts = ["update"]
+        template = "".join(WORDING[part][which] for part in [*parts, "end"])
+        return template.format(values=self.values, **names)
+
+
+#: How a change is put in words: the command's diff line (``DIFF``) and the admin history text
+#: (``HISTORY``). ``pruned`` follows ``delete`` for a rule deleted by ``prune``; ``new_values``
+#: follows ``new`` when the new rule sets values.
+DIFF, HISTORY = 0, 1
+WORDING: dict[str, tuple[str, str]] = {
+    "delete": ("- {subject}: delete", "Deleted by import of {source}"),
+    "pruned": (" (not in the file)", ": not in the file (--prune)"),
+    "new": ("+ {subject}: new", "Added by import of {source}"),
+    "new_values": (" ({values})", ": {values}"),
+    "update": ("~ {subject}: {values}", "Changed by import of {source}: {values}"),
+    "end": ("", "."),
+}
 
 
 @dataclass(slots=True)
@@ -120,6 +141,8 @@ class Report:
     dry_run: bool
     changes: list[Change] = field(default_factory=list)
     unchanged: int = 0
+    #: Rules of a scope the file contains that the file does not mention, kept (no ``prune``).
+    only_in_database: list[str] = field(default_factory=list)
     #: True when changes were applied without admin history entries (no account to record under).
     history_skipped: bool = False
 
@@ -127,12 +150,22 @@ class Report:
     def changed(self) -> bool:
         return bool(self.changes)
 
+    @property
+    def drift(self) -> bool:
+        """Whether the database differs from the file: a change to make, or a rule the file does
+        not mention in a scope it contains."""
+        return bool(self.changes or self.only_in_database)
+
     def count(self, kind: str) -> int:
         return sum(1 for change in self.changes if change.kind == kind)
 
     def lines(self) -> list[str]:
         lines = [change.describe() for change in self.changes]
-        if not self.changes:
+        lines.extend(
+            f"? {subject}: only in the database, not in {self.source} (kept; --prune deletes it)"
+            for subject in self.only_in_database
+        )
+        if not self.drift:
             lines.append(
                 f"No changes: the database matches {self.source} "
                 f"({_plural(self.unchanged, 'rule')} unchanged)."
@@ -141,10 +174,15 @@ class Report:
         summary = (
             f"{_plural(len(self.changes), 'change')}: {self.count(RowResult.IMPORT_TYPE_NEW)} new, "
             f"{self.count(RowResult.IMPORT_TYPE_UPDATE)} updated, "
-            f"{self.count(RowResult.IMPORT_TYPE_DELETE)} deleted; {self.unchanged} unchanged."
+            f"{self.count(RowResult.IMPORT_TYPE_DELETE)} deleted; {self.unchanged} unchanged"
         )
-        lines.append(summary)
-        lines.append("Dry run: nothing was written." if self.dry_run else f"Applied {self.source}.")
+        if self.only_in_database:
+            summary += f"; {len(self.only_in_database)} only in the database"
+        lines.append(summary + ".")
+        if self.dry_run:
+            lines.append("Dry run: nothing was written.")
+        else:
+            lines.append(f"Applied {self.source}." if self.changes else "Nothing was written.")
         return lines
 
 
@@ -167,6 +205,9 @@ def export_document() -> dict[str, Any]:
 
 def export_text(fmt: str) -> str:
     """The whole policy as one JSON or YAML document."""
+    unavailable = reading.format_problem(fmt)
+    if unavailable is not None:
+        raise RuleSetError([Problem(unavailable)])
     document = export_document()
     if fmt == "json":
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
@@ -177,7 +218,7 @@ def export_text(fmt: str) -> str:
             document, sort_keys=False, allow_unicode=True, default_flow_style=False
         )
         return text
-    raise ValueError(f"{fmt!r} is a one-file format: use json or yaml.")
+    raise ValueError(f"{shown(fmt)} is a one-file format: use json or yaml.")
 
 
 def export_csv() -> dict[str, str]:
@@ -240,14 +281,18 @@ def guess_format(path: Path) -> str | None:
 
 
 def read(path: Path, fmt: str | None = None) -> RuleSet:
-    """Read a rule set (a JSON/YAML file, a CSV directory or one scope's CSV file)."""
+    """Read a rule set (a JSON/YAML file, a CSV directory or one scope's CSV file), within the
+    bounds of ``reading.py``."""
     fmt = fmt or guess_format(path)
     if fmt is None:
         raise RuleSetError(
             [Problem(f"Cannot tell the format of {path.name}: use --format json, yaml or csv.")]
         )
     if fmt not in FORMATS:
-        raise RuleSetError([Problem(f"Unknown format {fmt!r}: use json, yaml or csv.")])
+        raise RuleSetError([Problem(f"Unknown format {shown(fmt)}: use json, yaml or csv.")])
+    unavailable = reading.format_problem(fmt)
+    if unavailable is not None:
+        raise RuleSetError([Problem(unavailable)])
     if fmt == "csv":
         return _read_csv(path)
     if not path.exists():
@@ -255,34 +300,24 @@ def read(path: Path, fmt: str | None = None) -> RuleSet:
     if path.is_dir():
         raise RuleSetError([Problem(f"{path} is a directory, not a {fmt.upper()} file.")])
     text = _read_text(path, fmt)
-    if fmt == "json":
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise RuleSetError([Problem(f"{path.name} is not valid JSON: {exc}.")]) from None
-    else:
-        import yaml
-
-        try:
-            document = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            detail = " ".join(str(exc).split())
-            raise RuleSetError([Problem(f"{path.name} is not valid YAML: {detail}.")]) from None
+    load = reading.load_json if fmt == "json" else reading.load_yaml
+    try:
+        document = load(text, path.name)
+    except reading.FileRefused as exc:
+        raise RuleSetError(refused(exc)) from None
     return parse_document(document, path.name)
 
 
+def refused(exc: reading.FileRefused, scope: str = "") -> list[Problem]:
+    """The problems of a refused file (or of one scope of it)."""
+    return [Problem(text, scope, row) for row, text in exc.problems]
+
+
 def _read_text(path: Path, fmt: str) -> str:
-    limit = conf.IMPORT_MAX_BYTES
-    size = path.stat().st_size
-    if size > limit:
-        raise RuleSetError(
-            [
-                Problem(
-                    f"{path.name} is {size} bytes, more than the limit of {limit} bytes "
-                    "(LOGOUT_RULES_IMPORT_MAX_BYTES)."
-                )
-            ]
-        )
+    try:
+        reading.check_size(path.stat().st_size, path.name)
+    except reading.FileRefused as exc:
+        raise RuleSetError(refused(exc)) from None
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -301,14 +336,19 @@ def parse_document(document: object, source: str) -> RuleSet:
         raise RuleSetError(
             [Problem(f"{source} is not a rule set: expected an object with the keys {expected}.")]
         )
+    limit = reading.max_rows()
+    if reading.count_rows(document[scope] for scope in SCOPES if scope in document) > limit:
+        raise RuleSetError(refused(reading.too_many_rows(limit)))
+    unknown = [key for key in document if key not in ("version", *SCOPES)]
     problems = [
-        Problem(f"Unknown key {key!r}: the keys are {expected}.")
-        for key in document
-        if key not in ("version", *SCOPES)
+        Problem(f"Unknown key {shown(key)}: the keys are {expected}.")
+        for key in unknown[: reading.MAX_LISTED_PROBLEMS]
     ]
+    if len(unknown) > reading.MAX_LISTED_PROBLEMS:
+        problems.append(Problem(f"And {len(unknown) - reading.MAX_LISTED_PROBLEMS} more keys."))
     if "version" in document and document["version"] != VERSION:
         problems.append(
-            Problem(f"Unsupported version {document['version']!r}: this is version {VERSION}.")
+            Problem(f"Unsupported version {shown(document['version'])}: this is version {VERSION}.")
         )
     datasets: dict[str, tablib.Dataset] = {}
     for scope in SCOPES:
@@ -321,11 +361,9 @@ def parse_document(document: object, source: str) -> RuleSet:
                 continue
             rows = [rows or {}]
         try:
-            datasets[scope] = records_to_dataset(rows, RESOURCES[scope].columns())
-        except ValueError as exc:
-            problems.append(Problem(str(exc), scope))
-            continue
-        problems.extend(_cell_problems(scope, datasets[scope]))
+            datasets[scope] = reading.records_to_dataset(rows, RESOURCES[scope].columns())
+        except reading.FileRefused as exc:
+            problems.extend(refused(exc, scope))
     if not datasets and not problems:
         problems.append(
             Problem(
@@ -335,16 +373,6 @@ def parse_document(document: object, source: str) -> RuleSet:
     if problems:
         raise RuleSetError(problems)
     return RuleSet(source, datasets)
-
-
-def _cell_problems(scope: str, dataset: tablib.Dataset) -> list[Problem]:
-    """Values that are not plain (a nested list or object where a value belongs)."""
-    return [
-        Problem(f"{header}: expected a plain value, not {type(cell).__name__}.", scope, number)
-        for number, row in enumerate(dataset, 1)
-        for header, cell in zip(dataset.headers or [], row, strict=False)
-        if isinstance(cell, list | dict)
-    ]
 
 
 def _read_csv(path: Path) -> RuleSet:
@@ -380,15 +408,11 @@ def _read_csv_files(path: Path, files: dict[str, Path]) -> RuleSet:
     problems: list[Problem] = []
     for scope, file in files.items():
         try:
-            text = _read_text(file, "csv")
-            dataset = tablib.Dataset().load(text, format="csv")
+            datasets[scope] = reading.read_csv(_read_text(file, "csv"), file.name)
         except RuleSetError as exc:
             problems.extend(exc.problems)
-            continue
-        except Exception as exc:  # the csv module's errors (NUL bytes, …)
-            problems.append(Problem(f"{file.name} is not valid CSV: {exc}.", scope))
-            continue
-        datasets[scope] = dataset
+        except reading.FileRefused as exc:
+            problems.extend(refused(exc, scope))
     if problems:
         raise RuleSetError(problems)
     source = f"{path.name}/" if path.is_dir() else path.name
@@ -430,7 +454,7 @@ def history_account(username: str | None) -> Any:
         raise RuleSetError(
             [
                 Problem(
-                    f"No account {name!r} to record the changes in the admin history "
+                    f"No account {shown(name)} to record the changes in the admin history "
                     "under: pass --user USERNAME."
                 )
             ]
@@ -485,8 +509,13 @@ def apply(
                     continue
                 change = Change(scope, row.subject_label, row.import_type, tuple(row.field_changes))
                 applied.append(_Applied(change, row.instance))
+        unmentioned = _unmentioned(results)
         if prune:
-            applied.extend(_prune(results, dry_run=dry_run))
+            applied.extend(unmentioned)
+            if not dry_run:
+                _delete(item.instance for item in unmentioned)
+        else:
+            report.only_in_database = [item.change.subject for item in unmentioned]
         report.changes = [item.change for item in applied]
         if dry_run:
             transaction.set_rollback(True, using=using)
@@ -521,9 +550,10 @@ def _fill_missing_pks(resource: RuleResource, result: Result) -> None:
             wanted[subject_id].pk = pk
 
 
-def _prune(results: list[tuple[str, RuleResource, Result]], *, dry_run: bool) -> list[_Applied]:
-    """Delete the group/user rules whose subject the file's scopes do not mention."""
-    pruned: list[_Applied] = []
+def _unmentioned(results: list[tuple[str, RuleResource, Result]]) -> list[_Applied]:
+    """The group/user rules of the file's scopes whose subject the file does not mention, as the
+    deletes ``prune`` makes of them."""
+    found: list[_Applied] = []
     for scope, resource, result in results:
         if not resource.subject:
             continue
@@ -532,24 +562,31 @@ def _prune(results: list[tuple[str, RuleResource, Result]], *, dry_run: bool) ->
             getattr(row.instance, attname) for row in result.rows if row.instance is not None
         }
         model = resource._meta.model
-        doomed = [
+        unmentioned = [
             pk
             for subject_id, pk in model._default_manager.values_list(attname, "pk")
             if subject_id not in mentioned
         ]
-        for start in range(0, len(doomed), _CHUNK):
-            chunk = doomed[start : start + _CHUNK]
-            rules = list(
-                model._default_manager.filter(pk__in=chunk).select_related(resource.subject)
-            )
-            for rule in rules:
+        for start in range(0, len(unmentioned), _CHUNK):
+            chunk = unmentioned[start : start + _CHUNK]
+            for rule in model._default_manager.filter(pk__in=chunk).select_related(
+                resource.subject
+            ):
                 change = Change(
                     scope, resource.subject_label(rule), RowResult.IMPORT_TYPE_DELETE, pruned=True
                 )
-                pruned.append(_Applied(change, rule))
-            if not dry_run:
-                model._default_manager.filter(pk__in=chunk).delete()
-    return pruned
+                found.append(_Applied(change, rule))
+    return found
+
+
+def _delete(rules: Iterable[models.Model]) -> None:
+    """Delete rules, by model, in chunks (the model signals invalidate after the commit)."""
+    by_model: dict[type[models.Model], list[object]] = {}
+    for rule in rules:
+        by_model.setdefault(type(rule), []).append(rule.pk)
+    for model, pks in by_model.items():
+        for start in range(0, len(pks), _CHUNK):
+            model._default_manager.filter(pk__in=pks[start : start + _CHUNK]).delete()
 
 
 _ACTIONS = {
@@ -561,12 +598,7 @@ _ACTIONS = {
 
 def change_message(change: Change, source: str) -> str:
     """The admin history text: what changed, from which file, old and new values."""
-    if change.kind == RowResult.IMPORT_TYPE_DELETE:
-        why = ": not in the file (--prune)" if change.pruned else ""
-        return f"Deleted by import of {source}{why}."
-    if change.kind == RowResult.IMPORT_TYPE_NEW:
-        return f"Added by import of {source}" + (f": {change.values}." if change.values else ".")
-    return f"Changed by import of {source}: {change.values}."
+    return change.words(HISTORY, source=source)
 
 
 def record_history(user: Any, applied: Iterable[_Applied], source: str) -> None:

@@ -22,6 +22,7 @@ from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError
 from django.core.signals import setting_changed
+from django.utils import timezone
 
 logger = logging.getLogger("logout_rules")
 
@@ -132,16 +133,21 @@ def _timestamp(value: object, now: float) -> float | None:
 
 
 def _legacy_activity(session: Session, now: float) -> float | None:
+    """django-auto-logout's last request (an ISO datetime), or ``None`` when there is none or it
+    cannot be read. Under ``USE_TZ = False`` it stored naive local times, which Django's local
+    time is ``TIME_ZONE``: they are read in that zone (never replaced by "now", which would bring
+    an idle session back to life)."""
     raw = session.get(LEGACY_ACTIVITY_KEY)
     if not isinstance(raw, str):
         return None
     try:
         parsed = datetime.fromisoformat(raw)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.get_default_timezone())
+        stamp = parsed.timestamp()
+    except (ValueError, OverflowError, OSError):
         return None
-    if parsed.tzinfo is None:
-        return None
-    return _timestamp(parsed.timestamp(), now)
+    return _timestamp(stamp, now)
 
 
 def read_times(session: Session, now: float, last_login: Callable[[], float | None]) -> Times:
@@ -165,13 +171,15 @@ def read_times(session: Session, now: float, last_login: Callable[[], float | No
             logger.warning("logout_rules: unusable activity time in a session: %r", raw_activity)
             return Times(login_at, now, garbage=True)
         return Times(login_at, max(login_at, activity_at))
-    # A session from before the app was installed.
+    # A session from before the app was installed. Its last request cannot come before the
+    # login the session clock starts at (a later login elsewhere moves ``last_login``): the idle
+    # clock then starts at that login, never later.
     legacy_login = last_login()
     login_at = now if legacy_login is None else min(now, max(legacy_login, 0.0))
     activity_at = _legacy_activity(session, now)
-    if activity_at is None or activity_at < login_at:
+    if activity_at is None:
         activity_at = now
-    return Times(login_at, activity_at, adopted=True)
+    return Times(login_at, max(login_at, activity_at), adopted=True)
 
 
 def record_login(session: Session, now: float) -> None:

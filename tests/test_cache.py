@@ -157,6 +157,48 @@ def test_user_rule_change_invalidates_only_that_user(calls):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_moving_a_user_rule_invalidates_the_previous_user_too(calls):
+    alice, bob = UserFactory(), UserFactory()
+    UserLogoutRuleFactory(user=alice, idle_time=timedelta(seconds=10))
+    rule = UserLogoutRule.objects.get(user=alice)
+    assert (idle(alice), idle(bob)) == (10, None)  # both warm
+    calls.clear()
+    rule.user_id = bob.pk
+    rule.save()
+    assert calls == [("users", frozenset({alice.pk, bob.pk}))]
+    assert (idle(alice), idle(bob)) == (None, 10)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_moving_a_rule_built_without_loading_it_invalidates_the_previous_user(calls):
+    # An instance that was never loaded (built with the pk of an existing rule): the previous
+    # subject is read from the database before the save.
+    alice, bob = UserFactory(), UserFactory()
+    rule = UserLogoutRuleFactory(user=alice, idle_time=timedelta(seconds=10))
+    assert idle(alice) == 10
+    UserLogoutRule(pk=rule.pk, user=bob, idle_time=timedelta(seconds=10)).save()
+    assert idle(alice) is None
+    assert idle(bob) == 10
+
+
+def test_moving_a_user_rule_inside_a_transaction_invalidates_both_after_commit(
+    db, calls, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        alice, bob = UserFactory(), UserFactory()
+        UserLogoutRuleFactory(user=alice, idle_time=timedelta(seconds=10))
+    rule = UserLogoutRule.objects.get(user=alice)
+    assert idle(alice) == 10
+    calls.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        rule.user_id = bob.pk
+        rule.save()
+        assert calls == []
+    assert calls == [("users", frozenset({alice.pk, bob.pk}))]
+    assert idle(alice) is None
+
+
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     "change",
     [

@@ -134,6 +134,18 @@ def test_required_apps(settings):
             {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
             "default",
             True,
+            ["logout_rules.W024"],  # runserver: a command's change would not reach it
+        ),
+        (
+            {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache"}},
+            "default",
+            True,
+            [],  # shared by the processes of one machine
+        ),
+        (
+            {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache"}},
+            "default",
+            False,
             [],
         ),
         (

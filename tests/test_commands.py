@@ -64,3 +64,38 @@ def test_explain_unknown_user():
 def test_subcommand_required():
     with pytest.raises(CommandError):
         call_command("logout_rules")
+
+
+ESCAPES = "\x1b[2J\x1b]0;owned\x07\x9b31m\u202e\r"
+
+
+@pytest.mark.django_db
+def test_explain_never_sends_terminal_escapes(settings):
+    """Group names and messages come from the database: the command shows their control
+    characters as escapes instead of sending them to the terminal."""
+    settings.AUTO_LOGOUT = {}
+    user = UserFactory(username="alice")
+    group = GroupFactory(name=f"staff{ESCAPES}")
+    GroupLogoutRuleFactory(group=group, idle_time=timedelta(minutes=5), message=f"bye{ESCAPES}")
+    user.groups.add(group)
+    output = explain("alice")
+    assert not any(char in output for char in "\x1b\x07\x9b\u202e\r")
+    assert '[group "staff\\x1b[2J\\x1b]0;owned\\x07\\x9b31m\\u202e\\x0d"]' in output
+    assert "bye\\x1b[2J" in output
+
+
+@pytest.mark.django_db
+def test_explain_says_when_a_running_server_may_not_see_changes(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    UserFactory(username="alice")
+    err = StringIO()
+    call_command("logout_rules", "explain", "alice", stdout=StringIO(), stderr=err)
+    assert "per process" in err.getvalue()
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "shared": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+    }
+    settings.LOGOUT_RULES_CACHE_ALIAS = "shared"
+    err = StringIO()
+    call_command("logout_rules", "explain", "alice", stdout=StringIO(), stderr=err)
+    assert err.getvalue() == ""

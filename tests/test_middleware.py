@@ -386,6 +386,67 @@ def test_passive_url_name_setting(settings, logged_in, clock):
     assert logged_in.get("/private/").status_code == 302
 
 
+# --- what is activity -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("site", ["same-origin", "same-site", "none", None])
+def test_requests_of_this_site_are_activity(logged_in, clock, site):
+    """A same-origin navigation, a typed URL or bookmark (``none``), and browsers that send no
+    ``Sec-Fetch-Site`` at all: the user's own activity."""
+    headers = {"sec-fetch-site": site} if site else {}
+    clock.advance(40)
+    assert logged_in.get("/private/", headers=headers).status_code == 200
+    assert session_of(logged_in).load()[session_keys.ACTIVITY_KEY] == clock.value
+    clock.advance(40)  # 80 s since the login, 40 s since that request
+    assert logged_in.get("/private/").status_code == 200
+
+
+def test_a_cross_site_request_is_not_activity_but_is_still_judged(logged_in, clock):
+    """A link followed from another site, or a request another site embeds, carries the cookie
+    but is not the user's activity here; the session is still judged on it."""
+    cross = {"sec-fetch-site": "cross-site"}
+    login = session_of(logged_in).load()[session_keys.ACTIVITY_KEY]
+    clock.advance(40)
+    assert logged_in.get("/private/", headers=cross).status_code == 200
+    assert session_of(logged_in).load()[session_keys.ACTIVITY_KEY] == login
+    clock.advance(21)  # 61 s after the last activity (the login)
+    assert logged_in.get("/private/", headers=cross).status_code == 302
+    assert not is_logged_in(logged_in)
+
+
+def test_a_cross_site_page_shows_the_time_left_from_the_last_real_activity(logged_in, clock):
+    clock.advance(40)
+    page = logged_in.get("/page/", headers={"sec-fetch-site": "cross-site"})
+    assert page.context["seconds_until_idle_end"] == 20
+    page = logged_in.get("/page/")
+    assert page.context["seconds_until_idle_end"] == 60
+
+
+def test_a_cross_site_request_is_not_activity_on_the_async_stack(logged_in, clock, async_client):
+    async_client.cookies = logged_in.cookies
+    clock.advance(40)
+    response = async_to_sync(async_client.get)(
+        "/private-async/", headers={"sec-fetch-site": "cross-site"}
+    )
+    assert response.content == b"hello alice"
+    clock.advance(21)
+    assert async_to_sync(async_client.get)("/private-async/").content == b"anonymous"
+
+
+def test_refused_requests_are_not_activity(user, clock):
+    """Requests refused by CSRF (403) or as not allowed (405) are not activity."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    login = session_of(client).load()[session_keys.ACTIVITY_KEY]
+    clock.advance(40)
+    assert client.post("/logout-rules/extend/").status_code == 403
+    assert client.get("/logout-rules/extend/").status_code == 405
+    assert client.post("/private/").status_code == 403
+    assert session_of(client).load()[session_keys.ACTIVITY_KEY] == login
+    clock.advance(21)
+    assert client.get("/private/").status_code == 302
+
+
 def test_view_that_logs_out_gets_no_activity_written(logged_in, clock):
     clock.advance(30)
     assert logged_in.get("/do-logout/").status_code == 200
@@ -421,6 +482,37 @@ def test_session_from_django_auto_logout_keeps_its_last_request(logged_in, clock
     last = datetime.fromtimestamp(clock.value + 10, tz=timezone.utc).isoformat()
     strip_our_keys(logged_in, django_auto_logout_last_request=last)
     clock.advance(71)  # 61 s after the last request django-auto-logout recorded
+    assert logged_in.get("/private/").status_code == 302
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata"])
+def test_naive_django_auto_logout_time_is_read_in_time_zone(settings, logged_in, clock, user, zone):
+    """django-auto-logout under ``USE_TZ = False`` stored naive local times (``TIME_ZONE``): a
+    session idle for 61 s under a 60 s limit is ended, one active 20 s ago goes on."""
+    from zoneinfo import ZoneInfo
+
+    settings.USE_TZ = False
+    settings.TIME_ZONE = zone
+
+    def naive(at: float) -> str:
+        return datetime.fromtimestamp(at, tz=ZoneInfo(zone)).replace(tzinfo=None).isoformat()
+
+    last_login = datetime.fromtimestamp(clock.value - 3600, tz=ZoneInfo(zone))
+    type(user).objects.filter(pk=user.pk).update(last_login=last_login.replace(tzinfo=None))
+    strip_our_keys(logged_in, django_auto_logout_last_request=naive(clock.value - 20))
+    assert logged_in.get("/private/").status_code == 200
+    strip_our_keys(logged_in, django_auto_logout_last_request=naive(clock.value - 61))
+    assert logged_in.get("/private/").status_code == 302  # idle 61 s under a 60 s limit
+    assert not is_logged_in(logged_in)
+
+
+def test_django_auto_logout_time_before_the_last_login_never_revives(logged_in, clock, user):
+    # A login on another device moved last_login after this session's last request, 3 days ago:
+    # the idle clock starts at last_login at the latest, never at "now".
+    user.last_login = datetime.fromtimestamp(clock.value - 3600, tz=timezone.utc)
+    user.save()
+    last = datetime.fromtimestamp(clock.value - 3 * 86400, tz=timezone.utc).isoformat()
+    strip_our_keys(logged_in, django_auto_logout_last_request=last)
     assert logged_in.get("/private/").status_code == 302
 
 

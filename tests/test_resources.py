@@ -4,6 +4,7 @@ in every admin format."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import time, timedelta
 from decimal import Decimal
 
@@ -30,7 +31,7 @@ from logout_rules.resources import (
     restore,
 )
 
-from .factories import UserFactory
+from .factories import GroupFactory, GroupLogoutRuleFactory, UserFactory, UserLogoutRuleFactory
 from .rulesets_support import SAMPLE_RULES, SAMPLES, make_population, snapshot
 from .test_durations import ISSUE_SPELLINGS
 
@@ -181,6 +182,18 @@ def test_message_cells(cell, expected):
         ("plain", "plain"),
         ("'plain", "'plain"),
         ("a=b", "a=b"),
+        # What a separator (, ; tab | newline) can expose inside a cell is protected too.
+        ('Bye;=HYPERLINK("http://evil.example")', 'Bye;\'=HYPERLINK("http://evil.example")'),
+        ("a,+1", "a,'+1"),
+        ("a|-1", "a|'-1"),
+        ("a\t@x", "a\t'@x"),
+        ("line\n=cmd", "line\n'=cmd"),
+        ("line\r\n=cmd", "line\r\n'=cmd"),
+        ("a; =cmd", "a; '=cmd"),
+        (" =cmd", " '=cmd"),
+        ("a;'=x", "a;''=x"),
+        ("a;b=c", "a;b=c"),
+        ("x,\t=y", "x,'\t'=y"),
     ],
 )
 def test_formula_cells_get_one_protecting_apostrophe(text, cell):
@@ -188,11 +201,23 @@ def test_formula_cells_get_one_protecting_apostrophe(text, cell):
     assert restore(cell) == text
 
 
-@given(st.text())
-def test_neutralise_is_reversible_and_never_starts_a_formula(text):
+SEPARATORS = (",", ";", "\t", "|", "\n", "\r")
+FORMULA_START = re.compile(r"[^\S\t\n\r]*[=+\-@\t\r]")
+
+
+def exposes_a_formula(cell: str) -> bool:
+    """Whether the cell, or a piece of it that a common separator cuts out, would start a
+    formula in a spreadsheet (leading spaces trimmed)."""
+    return any(
+        FORMULA_START.match(piece) for sep in SEPARATORS for piece in [cell, *cell.split(sep)]
+    )
+
+
+@given(st.text(alphabet=st.sampled_from("=+-@'\t\r\n,;| ab(no message)")) | st.text())
+def test_neutralise_is_reversible_and_never_exposes_a_formula(text):
     cell = neutralise(text)
     assert restore(cell) == text
-    assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+    assert not exposes_a_formula(cell)
 
 
 # --- resources ----------------------------------------------------------------------------------
@@ -239,6 +264,38 @@ def test_admin_formats_recreate_identical_rules(sample_rules, fmt):
         result = resource().import_data(fmt(encoding="utf-8").create_dataset(content))
         assert result.totals["new"] == 3
     assert snapshot() == before
+
+
+HOSTILE_NAMES = ('Sales;=HYPERLINK("http://evil.example")', "a,'=b", " -x", "t\t@y")
+HOSTILE_MESSAGES = ("Bye;=cmd|' /C calc'!A0", "ok,\n+1", "x|'-2", "semi; @SUM(A1)")
+
+
+@pytest.fixture
+def hostile_rules(db):
+    for name, message in zip(HOSTILE_NAMES, HOSTILE_MESSAGES, strict=True):
+        group = GroupFactory(name=name)
+        GroupLogoutRuleFactory(group=group, message=message, idle_time=timedelta(minutes=5))
+        user = UserFactory(username=name.replace("\t", "_"))
+        UserLogoutRuleFactory(user=user, message=message)
+    return snapshot()
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda fmt: fmt.__name__)
+@pytest.mark.parametrize("resource_class", [GroupRuleResource, UserRuleResource])
+def test_hostile_names_and_messages_are_safe_and_round_trip(hostile_rules, fmt, resource_class):
+    dataset = resource_class().export()
+    for row in dataset:
+        for cell in row:
+            assert not (isinstance(cell, str) and exposes_a_formula(cell)), cell
+    data = fmt().export_data(dataset)
+    GroupLogoutRule.objects.all().delete()
+    UserLogoutRule.objects.all().delete()
+    result = resource_class().import_data(fmt(encoding="utf-8").create_dataset(data))
+    assert not result.has_errors()
+    assert not result.has_validation_errors(), [r.error_dict for r in result.invalid_rows]
+    assert result.totals["new"] == len(HOSTILE_NAMES)
+    key = "groups" if resource_class is GroupRuleResource else "users"
+    assert snapshot()[key] == hostile_rules[key]
 
 
 def test_csv_export_neutralises_formulae_and_marks_no_message(sample_rules):

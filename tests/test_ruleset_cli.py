@@ -18,7 +18,7 @@ from django.core.management import CommandError, call_command
 
 from logout_rules.models import GlobalLogoutRule, GroupLogoutRule, UserLogoutRule
 
-from .factories import UserFactory, UserLogoutRuleFactory
+from .factories import GroupFactory, UserFactory, UserLogoutRuleFactory
 from .rulesets_support import (
     SAMPLE_RULES,
     SAMPLES,
@@ -139,6 +139,27 @@ def test_an_export_recreates_identical_rules_in_an_empty_database(sample_rules, 
     assert out.startswith("No changes")
 
 
+@pytest.mark.parametrize("fmt", ["json", "yaml", "csv"])
+def test_hostile_names_and_messages_round_trip_exactly(admin, fmt, tmp_path):
+    from .test_resources import HOSTILE_MESSAGES, HOSTILE_NAMES, exposes_a_formula
+
+    for name, message in zip(HOSTILE_NAMES, HOSTILE_MESSAGES, strict=True):
+        GroupLogoutRule.objects.create(
+            group=GroupFactory(name=name), message=message, idle_time=timedelta(minutes=5)
+        )
+    before = snapshot()
+    target = tmp_path / ("policy" if fmt == "csv" else f"policy.{fmt}")
+    run_export("--format", fmt, "-o", str(target))
+    document = json.loads(run_export())
+    for row in document["groups"]:
+        assert not exposes_a_formula(row["group"])
+        assert not exposes_a_formula(row["message"])
+    GroupLogoutRule.objects.all().delete()
+    status, _, err = run_import(target, "--user", "admin")
+    assert status == 0, err
+    assert snapshot() == before
+
+
 def test_json_export_to_standard_output_has_natural_keys_only(sample_rules):
     document = json.loads(run_export())
     assert document["version"] == 1
@@ -159,7 +180,8 @@ def test_csv_export_to_stdout_shows_each_file(sample_rules):
     for block in blocks:
         name, text = block.lstrip("# ").split("\n", 1)
         expected = (SAMPLES / "ruleset-csv" / name).read_bytes().decode()
-        assert text.rstrip() == expected.rstrip()
+        # (On a terminal, lines end with "\n"; the files written with -o keep CSV's "\r\n".)
+        assert text.rstrip() == expected.replace("\r\n", "\n").rstrip()
 
 
 def test_csv_export_to_a_csv_name_round_trips(sample_rules, tmp_path):
@@ -226,8 +248,13 @@ def test_import_applies_the_changes_and_invalidates_once_after_commit(
     assert rules["groups"]["staff"]["idle_time"] == timedelta(minutes=1)
     assert rules["users"]["admin"]["session_time"] == timedelta(hours=12)
     assert "olivia" in rules["users"]  # kept: no --prune
-    status, _, _ = run_import(drifted(tmp_path), "--dry-run")
-    assert status == 0
+    # The file now matches every rule it mentions, but the database still holds olivia's rule,
+    # which the file does not: that is drift too.
+    status, out, _ = run_import(drifted(tmp_path), "--dry-run")
+    assert status == 1
+    assert out.splitlines()[0] == (
+        '? user "olivia": only in the database, not in drifted.json (kept; --prune deletes it)'
+    )
 
 
 def test_prune_deletes_the_rules_the_file_leaves_out(sample_rules, tmp_path):
@@ -614,3 +641,136 @@ def test_a_bad_size_limit_is_a_check_error_and_the_default_applies(settings, val
     settings.LOGOUT_RULES_IMPORT_MAX_BYTES = 1024
     assert checks.check_app_settings() == []
     assert conf.IMPORT_MAX_BYTES == 1024
+
+
+# --- what the terminal shows --------------------------------------------------------------------
+
+ESCAPES = "\x1b[2J\x1b]0;owned\x07\x9b31m\u202e\r"
+
+
+@pytest.fixture
+def escaping_rules(sample_rules):
+    GroupLogoutRule.objects.filter(group__name="staff").update(message=f"bye{ESCAPES}")
+    return sample_rules
+
+
+def has_terminal_controls(text: str) -> bool:
+    return any(char in text for char in "\x1b\x07\x9b\u202e\r")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "yaml"])
+def test_export_to_standard_output_never_sends_terminal_escapes(escaping_rules, fmt, tmp_path):
+    out = run_export("--format", fmt)
+    assert not has_terminal_controls(out)
+    if fmt == "json":  # still the same document, through JSON's own escapes
+        document = json.loads(out)
+        staff = next(row for row in document["groups"] if row["group"] == "staff")
+        assert staff["message"] == f"bye{ESCAPES}"
+    if fmt == "csv":
+        assert "bye\\x1b[2J" in out
+    # A file written with -o is exact.
+    target = tmp_path / ("policy" if fmt == "csv" else f"policy.{fmt}")
+    run_export("--format", fmt, "-o", str(target))
+    if fmt == "csv":
+        assert f"bye{ESCAPES}" in (target / "groups.csv").read_bytes().decode()
+    else:
+        load = json.loads if fmt == "json" else yaml.safe_load
+        document = load(target.read_text(encoding="utf-8"))
+        assert f"bye{ESCAPES}" in [row["message"] for row in document["groups"]]
+    status, out, _ = run_import(target, "--dry-run")
+    assert (status, out.splitlines()[0][:10]) == (0, "No changes")
+
+
+def test_import_output_never_sends_terminal_escapes(sample_rules, tmp_path):
+    path = tmp_path / "escapes.json"
+    path.write_text(
+        json.dumps(
+            {
+                "groups": [{"group": "staff", "message": f"hi{ESCAPES}"}],
+                "users": [{"user": f"gh{ESCAPES}ost"}],
+            }
+        )
+    )
+    status, out, err = run_import(path, "--dry-run")
+    assert status == 2
+    assert not has_terminal_controls(out + err)
+    assert "No user with username 'gh\\x1b[2J" in err
+    path.write_text(json.dumps({"groups": [{"group": "staff", "message": f"hi{ESCAPES}"}]}))
+    status, out, err = run_import(path, "--dry-run")
+    assert status == 1
+    assert '~ group "staff"' in out
+    assert not has_terminal_controls(out + err)
+
+
+# --- the history account ------------------------------------------------------------------------
+
+
+def test_an_unknown_history_account_is_an_error_even_in_a_dry_run(sample_rules):
+    status, out, err = run_import(SAMPLES / "ruleset.json", "--dry-run", "--user", "nobody")
+    assert status == 2
+    assert "No account 'nobody' to record the changes" in err
+    assert out == ""
+
+
+# --- drift: rules only in the database ----------------------------------------------------------
+
+
+def test_a_dry_run_reports_rules_that_exist_only_in_the_database(sample_rules):
+    UserLogoutRuleFactory(user=UserFactory(username="extra"), idle_time=timedelta(hours=1))
+    status, out, _ = run_import(SAMPLES / "ruleset.json", "--dry-run")
+    assert status == 1
+    assert out.splitlines() == [
+        '? user "extra": only in the database, not in ruleset.json (kept; --prune deletes it)',
+        "0 changes: 0 new, 0 updated, 0 deleted; 7 unchanged; 1 only in the database.",
+        "Dry run: nothing was written.",
+    ]
+    # --prune --dry-run shows the same rule as a delete; both catch the drift.
+    status, out, _ = run_import(SAMPLES / "ruleset.json", "--dry-run", "--prune")
+    assert status == 1
+    assert '- user "extra": delete (not in the file)' in out
+
+
+def test_applying_without_prune_keeps_and_names_the_rules_only_in_the_database(sample_rules):
+    UserLogoutRuleFactory(user=UserFactory(username="extra"), idle_time=timedelta(hours=1))
+    status, out, _ = run_import(SAMPLES / "ruleset.json", "--user", "admin")
+    assert status == 0
+    assert out.splitlines() == [
+        '? user "extra": only in the database, not in ruleset.json (kept; --prune deletes it)',
+        "0 changes: 0 new, 0 updated, 0 deleted; 7 unchanged; 1 only in the database.",
+        "Nothing was written.",
+    ]
+    assert UserLogoutRule.objects.filter(user__username="extra").exists()
+
+
+def test_scopes_the_file_leaves_out_are_not_drift(sample_rules, tmp_path):
+    path = tmp_path / "groups.json"
+    path.write_text(json.dumps({"groups": json.loads(run_export())["groups"]}))
+    status, out, _ = run_import(path, "--dry-run")
+    assert (status, out) == (
+        0,
+        "No changes: the database matches groups.json (3 rules unchanged).\n",
+    )
+
+
+# --- a running development server ---------------------------------------------------------------
+
+
+def test_an_import_says_when_a_running_server_keeps_its_own_cache(admin, settings, tmp_path):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    status, _, err = run_import(SAMPLES / "ruleset.json", "--user", "admin")
+    assert status == 0
+    assert "the policy cache 'default' (LocMemCache) is per process" in err
+    assert "restart" in err
+    status, _, err = run_import(SAMPLES / "ruleset.json", "--user", "admin")  # nothing changed
+    assert "per process" not in err
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(tmp_path / "cache"),
+        }
+    }
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps({"users": [{"user": "sam", "idle_time": 60}]}))
+    status, _, err = run_import(path, "--user", "admin")
+    assert status == 0
+    assert "per process" not in err

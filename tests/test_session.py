@@ -39,6 +39,26 @@ def test_legacy_django_auto_logout_activity():
         assert s.read_times({s.LEGACY_ACTIVITY_KEY: bad}, NOW, lambda: None).activity_at == NOW
 
 
+def test_naive_legacy_activity_is_read_in_the_default_time_zone(settings):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    settings.USE_TZ = False
+    settings.TIME_ZONE = "America/New_York"
+    local = datetime.fromtimestamp(NOW - 20, tz=ZoneInfo("America/New_York"))
+    naive = local.replace(tzinfo=None).isoformat()
+    times = s.read_times({s.LEGACY_ACTIVITY_KEY: naive}, NOW, lambda: NOW - 30)
+    assert times == s.Times(NOW - 30, NOW - 20, adopted=True)
+
+
+def test_legacy_activity_before_the_login_starts_the_idle_clock_at_the_login():
+    from datetime import datetime, timezone
+
+    iso = datetime.fromtimestamp(NOW - 5000, tz=timezone.utc).isoformat()
+    times = s.read_times({s.LEGACY_ACTIVITY_KEY: iso}, NOW, lambda: NOW - 30)
+    assert times == s.Times(NOW - 30, NOW - 30, adopted=True)
+
+
 def test_garbage_values():
     for bad in ("x", True, -1, NOW + 10_000, float("inf"), [1]):
         assert s.read_times({s.LOGIN_KEY: bad}, NOW, lambda: None).garbage

@@ -164,6 +164,35 @@ def test_status_on_the_async_stack(logged_in, clock, async_client):
     assert response.json()["reason"] == "idle"
 
 
+@pytest.mark.parametrize(
+    ("change", "flushed"),
+    [
+        pytest.param(lambda user: user.set_password("new"), True, id="password changed"),
+        pytest.param(lambda user: setattr(user, "is_active", False), False, id="deactivated"),
+    ],
+)
+def test_status_judges_the_session_like_django_auth(logged_in, user, clock, change, flushed):
+    """After a password change (session auth hash mismatch) or deactivation, Django no longer
+    accepts the session: neither does ``status`` (and, like Django, it flushes the session
+    whose hash no longer matches)."""
+    assert logged_in.get(STATUS).json()["authenticated"] is True
+    change(user)
+    user.save()
+    payload = logged_in.get(STATUS).json()
+    assert payload["authenticated"] is False
+    assert (SESSION_KEY not in stored(logged_in)) is flushed
+
+
+def test_extend_refuses_a_session_django_auth_no_longer_accepts(logged_in, user, clock):
+    clock.advance(500)
+    user.set_password("new password")
+    user.save()
+    response = logged_in.post(EXTEND)
+    assert response.status_code == 401
+    assert response.json()["authenticated"] is False
+    assert SESSION_KEY not in stored(logged_in)
+
+
 # --- extend ---------------------------------------------------------------------------------------
 
 
@@ -244,6 +273,15 @@ def test_extend_for_a_user_without_an_idle_limit_writes_nothing(logged_in, clock
     assert payload["idle_seconds_left"] is None
     assert payload["session_seconds_left"] == 3500
     assert stored(logged_in)[session_keys.ACTIVITY_KEY] == activity
+
+
+def test_extend_sent_by_another_site_records_no_activity(logged_in, clock):
+    # (With a valid token: a site listed in CSRF_TRUSTED_ORIGINS.)
+    login = stored(logged_in)[session_keys.ACTIVITY_KEY]
+    clock.advance(500)
+    response = logged_in.post(EXTEND, headers={"sec-fetch-site": "cross-site"})
+    assert response.json()["idle_seconds_left"] == 100
+    assert stored(logged_in)[session_keys.ACTIVITY_KEY] == login
 
 
 def test_extend_only_answers_post(logged_in):

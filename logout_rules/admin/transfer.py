@@ -2,8 +2,13 @@
 
 Everything here is decided per admin, whatever the project's ``IMPORT_EXPORT_*`` settings say:
 
-* formats: CSV, XLSX, JSON and YAML (``resources.FORMATS``);
-* permissions: import needs the model's add *and* change permissions, export needs view;
+* formats: CSV, XLSX, JSON and YAML (``resources.FORMATS``), those whose package is installed;
+* every file is read within the bounds of ``reading.py`` (size, rows, columns, cells, nesting),
+  at the preview and again at the confirmation; a refused file shows why, and writes nothing;
+* a confirmation whose hidden fields were tampered with (an unknown format, a file that is no
+  longer there) is refused with a message, never a 500;
+* permissions: import needs the model's add *and* change permissions, export needs view; a row
+  that deletes (the ``delete`` column) needs the delete permission too (a row error otherwise);
 * the import always shows the preview (new / updated / unchanged / deleted rows) and writes
   nothing until it is confirmed; the confirmed import is all or nothing;
 * every imported change gets an admin history entry with the old and new values;
@@ -13,6 +18,8 @@ Everything here is decided per admin, whatever the project's ``IMPORT_EXPORT_*``
 
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Any
 
 from django import forms
@@ -23,25 +30,28 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from import_export.forms import ExportForm, ImportForm
 from import_export.results import Result
+from import_export.tmp_storages import TempFolderStorage
 
-from ..conf import conf
-from ..resources import FORMATS
+from ..reading import FileRefused, check_size
+from ..resources import available_formats
 from ..rulesets import record_result_history
+
+NO_LONGER_THERE = "The uploaded file is no longer there."
+
+
+def _index_below(value: str, count: int) -> bool:
+    """Whether a submitted list index (ASCII digits only) is one of ``count`` choices."""
+    return value.isascii() and value.isdigit() and int(value) < count
 
 
 class RuleImportForm(ImportForm):  # type: ignore[misc]
     def clean_import_file(self) -> Any:
         upload = self.cleaned_data["import_file"]
-        limit = conf.IMPORT_MAX_BYTES
-        if upload is not None and upload.size > limit:
-            raise forms.ValidationError(
-                _(
-                    "This file is %(size)s bytes, more than the limit of %(limit)s bytes "
-                    "(LOGOUT_RULES_IMPORT_MAX_BYTES)."
-                ),
-                code="too_large",
-                params={"size": upload.size, "limit": limit},
-            )
+        if upload is not None:
+            try:
+                check_size(upload.size)
+            except FileRefused as exc:
+                raise forms.ValidationError(str(exc), code="too_large") from None
         return upload
 
 
@@ -54,10 +64,66 @@ class RuleImportExportMixin(ImportExportMixin):  # type: ignore[misc]
     skip_import_confirm = False
 
     def get_import_formats(self) -> list[type[Any]]:
-        return list(FORMATS)
+        return available_formats()
 
     def get_export_formats(self) -> list[type[Any]]:
-        return list(FORMATS)
+        return available_formats()
+
+    def add_data_read_fail_error_to_form(self, form: forms.Form, e: Exception) -> None:
+        """A refused file says why (its message is safe to show); other errors stay generic."""
+        if isinstance(e, FileRefused):
+            form.add_error("import_file", str(e))
+        else:
+            super().add_data_read_fail_error_to_form(form, e)
+
+    def process_import(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        """The confirmation: its hidden fields come back from the browser, so they are checked
+        (the format, the stored file's size) and a file that cannot be read again is refused
+        with a message instead of a 500. Nothing is written in either case."""
+        if request.method == "POST" and self.has_import_permission(request):
+            problem = self.confirmation_problem(request)
+            if problem is not None:
+                return self.refuse_confirmation(request, problem)
+            try:
+                response: HttpResponse = super().process_import(request, **kwargs)
+            except FileRefused as exc:
+                return self.refuse_confirmation(request, str(exc))
+            except OSError:
+                return self.refuse_confirmation(request, NO_LONGER_THERE)
+            return response
+        refused: HttpResponse = super().process_import(request, **kwargs)  # 403 / 405
+        return refused
+
+    def confirmation_problem(self, request: HttpRequest) -> str | None:
+        """What is wrong with a confirmation's hidden fields, if anything."""
+        index = request.POST.get("format", "")
+        if not _index_below(index, len(self.get_import_formats())):
+            return str(_("Unknown file format."))
+        resource = request.POST.get("resource", "")
+        if resource and not _index_below(resource, len(self.get_import_resource_classes(request))):
+            return str(_("Unknown kind of rules."))
+        storage = self.get_tmp_storage_class()
+        if issubclass(storage, TempFolderStorage):
+            name = os.path.basename(request.POST.get("import_file_name", ""))
+            path = os.path.join(tempfile.gettempdir(), name)
+            if not name or not os.path.isfile(path):
+                return NO_LONGER_THERE
+            try:
+                check_size(os.path.getsize(path))
+            except FileRefused as exc:
+                return str(exc)
+        return None
+
+    def refuse_confirmation(self, request: HttpRequest, problem: str) -> HttpResponse:
+        messages.error(
+            request,
+            _("Nothing was imported: %(problem)s Upload the file again.") % {"problem": problem},
+        )
+        return HttpResponseRedirect(self.import_url())
+
+    def import_url(self) -> str:
+        app_label, model_name = self.get_model_info()
+        return reverse(f"admin:{app_label}_{model_name}_import", current_app=self.admin_site.name)
 
     def is_skip_import_confirm_enabled(self) -> bool:
         return False
@@ -68,6 +134,12 @@ class RuleImportExportMixin(ImportExportMixin):  # type: ignore[misc]
     def has_export_permission(self, request: HttpRequest) -> bool:
         return bool(self.has_view_permission(request))
 
+    def get_import_resource_kwargs(self, request: HttpRequest, **kwargs: Any) -> dict[str, Any]:
+        """Rows with ``delete`` need the delete permission (checked again at confirmation)."""
+        options: dict[str, Any] = super().get_import_resource_kwargs(request, **kwargs)
+        options["may_delete"] = bool(self.has_delete_permission(request))
+        return options
+
     def process_result(self, result: Result, request: HttpRequest) -> HttpResponse:
         # A row that fails at confirmation (the data changed since the preview) has rolled the
         # whole import back (the resources are all or nothing): say so, and record no history.
@@ -76,11 +148,7 @@ class RuleImportExportMixin(ImportExportMixin):  # type: ignore[misc]
                 request,
                 _("Nothing was imported: the file no longer applies cleanly. Upload it again."),
             )
-            app_label, model_name = self.get_model_info()
-            url = reverse(
-                f"admin:{app_label}_{model_name}_import", current_app=self.admin_site.name
-            )
-            return HttpResponseRedirect(url)
+            return HttpResponseRedirect(self.import_url())
         response: HttpResponse = super().process_result(result, request)
         return response
 

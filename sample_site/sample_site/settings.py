@@ -67,8 +67,16 @@ DATABASES = {
     }
 }
 
-# One process in the demo; production needs a shared cache (see the README).
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# A cache the demo's processes share (runserver, and `manage.py logout_rules import` run in
+# another terminal), so a rule changed by a command applies on the server's next request. A
+# per-process LocMemCache would keep the server's cached policies (check logout_rules.W024).
+# Production: Redis, Memcached or the database cache (see the README).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": BASE_DIR / ".cache",
+    }
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
