@@ -166,9 +166,9 @@ def parse_duration_cell(value: object) -> timedelta | None:
         if exc.code == TOO_LONG:
             raise ValueError(str(exc)) from None
         if exc.code != INVALID:
-            raise ValueError(f"{value!r} is not a duration. {exc}") from None
+            raise ValueError(f"{shown(value)} is not a duration. {exc}") from None
     if delta is None:
-        raise ValueError(f"{value!r} is not a duration: {DURATION_HELP}.")
+        raise ValueError(f"{shown(value)} is not a duration: {DURATION_HELP}.")
     try:
         validate_duration(delta)
     except ValidationError as exc:
