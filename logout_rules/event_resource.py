@@ -14,7 +14,8 @@ username or group name starting like a formula gets a protecting apostrophe.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from import_export import resources
@@ -36,7 +37,7 @@ def _moment(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is not None:
-        value = value.astimezone(UTC)
+        value = value.astimezone(dt_timezone.utc)
     return value.isoformat()
 
 

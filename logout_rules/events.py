@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.conf import settings
@@ -78,7 +79,7 @@ def cause(reason: str, effective: policy.Policy, login_at: float | None) -> Caus
 def _moment(epoch: float) -> datetime:
     """Epoch seconds as the database wants them (aware in UTC, or naive local time without
     ``USE_TZ``, like ``timezone.now()``)."""
-    return datetime.fromtimestamp(epoch, tz=UTC if settings.USE_TZ else None)
+    return datetime.fromtimestamp(epoch, tz=dt_timezone.utc if settings.USE_TZ else None)
 
 
 def _truncated(text: str, field: str) -> str:

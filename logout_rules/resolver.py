@@ -7,7 +7,7 @@ Public API: ``get_policy(user_id)`` for the request path, ``explain(user)`` for 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from django.db import DatabaseError, transaction
 
@@ -113,6 +113,18 @@ def explain_policy(
         if source.kind == policy.KIND_CEILING and unbounded is not None:
             label = f"{label}; the rules say {_rules_say(name, unbounded)}"
         rows.append(Explanation(name, value, _display(name, value), label))
+    revocation = effective.revocation
+    if revocation is not None:
+        when = datetime.fromtimestamp(revocation.not_before, tz=timezone.utc)
+        rows.append(
+            Explanation(
+                "revocation",
+                revocation.not_before,
+                f"sessions that logged in at or before {when.isoformat(timespec='seconds')} "
+                "are ended",
+                revocation.describe(),
+            )
+        )
     return rows
 
 

@@ -8,7 +8,8 @@ import csv
 import io
 import json
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from datetime import timezone as dt_timezone
 
 import openpyxl  # type: ignore[import-untyped]
 import pytest
@@ -50,11 +51,13 @@ def root(db, clock) -> Client:
 
 
 def today(clock) -> date:
-    return datetime.fromtimestamp(clock.value, tz=UTC).date()
+    return datetime.fromtimestamp(clock.value, tz=dt_timezone.utc).date()
 
 
 def noon(clock, days_ago: int, hour: int = 12) -> datetime:
-    return datetime.combine(today(clock) - timedelta(days=days_ago), time(hour), tzinfo=UTC)
+    return datetime.combine(
+        today(clock) - timedelta(days=days_ago), time(hour), tzinfo=dt_timezone.utc
+    )
 
 
 def event(clock, days_ago: int = 0, **values) -> LogoutEvent:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from io import StringIO
 
 import pytest
@@ -22,7 +23,7 @@ DAY = 86400.0
 
 
 def ago(clock, days: float) -> datetime:
-    return datetime.fromtimestamp(clock.value - days * DAY, tz=UTC)
+    return datetime.fromtimestamp(clock.value - days * DAY, tz=dt_timezone.utc)
 
 
 def add_events(clock, *ages: float, reason: str = "idle") -> None:

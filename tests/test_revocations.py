@@ -531,3 +531,40 @@ def test_import_prune_never_deletes_revocations(tmp_path, clock):
     assert not GroupLogoutRule.objects.exists()
     assert not UserLogoutRule.objects.exists()
     assert sorted(SessionRevocation.objects.values_list("pk", flat=True)) == sorted(kept)
+
+
+# --- explained -----------------------------------------------------------------------------------
+
+
+def test_explain_names_the_revocation_that_applies(user, clock):
+    staff = GroupFactory(name="staff")
+    user.groups.add(staff)
+    SessionRevocationFactory(group=staff, not_before=at(1_000_000_000))
+    rows = {row.field: row for row in resolver.explain(user.pk)}
+    assert rows["revocation"].display == (
+        "sessions that logged in at or before 2001-09-09T01:46:40+00:00 are ended"
+    )
+    assert rows["revocation"].source == 'revocation of group "staff"'
+
+
+def test_explain_without_a_revocation_has_no_such_row(user):
+    assert "revocation" not in [row.field for row in resolver.explain(user.pk)]
+
+
+def test_the_explain_command_and_the_admin_panel_show_it(user, admin_client):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from .factories import UserLogoutRuleFactory
+
+    SessionRevocationFactory(user=user, not_before=at(1_000_000_000))
+    out = StringIO()
+    call_command("logout_rules", "explain", user.username, stdout=out)
+    assert "sessions that logged in at or before 2001-09-09T01:46:40+00:00 are ended" in (
+        out.getvalue()
+    )
+    assert "[revocation of user]" in out.getvalue()
+    rule = UserLogoutRuleFactory(user=user)
+    page = admin_client.get(f"/admin/logout_rules/userlogoutrule/{rule.pk}/change/")
+    assert b"revocation of user" in page.content
