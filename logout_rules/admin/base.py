@@ -1,4 +1,4 @@
-"""What the three rule admins share: the form, the fieldsets and the list columns."""
+"""What the three rule admins share: the form, the fieldsets, the list columns and filters."""
 
 from __future__ import annotations
 
@@ -16,6 +16,21 @@ from .forms import RuleForm
 
 LIMIT_FIELDS = ("idle_time", "session_time", "warning_time")
 BEHAVIOUR_FIELDS = ("message_mode", "message", "redirect_to_login_immediately", "enabled")
+#: The list columns of a group or user rule, after its subject's own columns.
+RULE_LIST_COLUMNS = (
+    "idle_display",
+    "session_display",
+    "warning_display",
+    "message_display",
+    "redirect_display",
+    "enabled",
+)
+#: The list filters of the group and user rule admins.
+RULE_LIST_FILTER = (
+    "enabled",
+    ("idle_time", admin.EmptyFieldListFilter),
+    ("session_time", admin.EmptyFieldListFilter),
+)
 
 
 class SafeAutocompleteSelect(AutocompleteSelect):

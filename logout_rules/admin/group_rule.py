@@ -6,28 +6,15 @@ from django.http import HttpRequest
 
 from ..models import GroupLogoutRule
 from ..resources import GroupRuleResource
-from .base import RuleAdminMixin, rule_fieldsets
+from .base import RULE_LIST_COLUMNS, RULE_LIST_FILTER, RuleAdminMixin, rule_fieldsets
 from .transfer import RuleImportExportMixin
 
 
 class GroupLogoutRuleAdmin(RuleImportExportMixin, RuleAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     resource_classes = [GroupRuleResource]
-    list_display = (
-        "group",
-        "priority",
-        "idle_display",
-        "session_display",
-        "warning_display",
-        "message_display",
-        "redirect_display",
-        "enabled",
-    )
+    list_display = ("group", "priority", *RULE_LIST_COLUMNS)
     list_display_links = ("group",)
-    list_filter = (
-        "enabled",
-        ("idle_time", admin.EmptyFieldListFilter),
-        ("session_time", admin.EmptyFieldListFilter),
-    )
+    list_filter = RULE_LIST_FILTER
     search_fields = ("group__name",)
     list_select_related = ("group",)
     autocomplete_fields = ("group",)

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from ..models import UserLogoutRule
 from ..resolver import explain
 from ..resources import UserRuleResource
-from .base import RuleAdminMixin, rule_fieldsets
+from .base import RULE_LIST_COLUMNS, RULE_LIST_FILTER, RuleAdminMixin, rule_fieldsets
 from .transfer import RuleImportExportMixin
 
 
@@ -32,21 +32,9 @@ def user_search_fields() -> tuple[str, ...]:
 
 class UserLogoutRuleAdmin(RuleImportExportMixin, RuleAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     resource_classes = [UserRuleResource]
-    list_display = (
-        "user",
-        "idle_display",
-        "session_display",
-        "warning_display",
-        "message_display",
-        "redirect_display",
-        "enabled",
-    )
+    list_display = ("user", *RULE_LIST_COLUMNS)
     list_display_links = ("user",)
-    list_filter = (
-        "enabled",
-        ("idle_time", admin.EmptyFieldListFilter),
-        ("session_time", admin.EmptyFieldListFilter),
-    )
+    list_filter = RULE_LIST_FILTER
     list_select_related = ("user",)
     autocomplete_fields = ("user",)
     ordering = ("-id",)
