@@ -412,14 +412,22 @@
     });
   }
 
-  function onWarning() {
+  // Asks the server (one call at a time: state.busy), follows an ended session at once and hands
+  // any other answer ({ok, data} or {error}) to `answered`.
+  function ask(url, method, answered) {
     state.busy = true;
-    call(config.statusUrl, "GET").then(function (result) {
+    call(url, method).then(function (result) {
       state.busy = false;
       if (result.expired) {
         expired(result);
         return;
       }
+      answered(result);
+    });
+  }
+
+  function onWarning() {
+    ask(config.statusUrl, "GET", function (result) {
       if (result.ok) {
         apply(result.data);
       }
@@ -435,14 +443,8 @@
     if (state.busy || state.leaving) {
       return;
     }
-    state.busy = true;
     dialog.setError(false);
-    call(config.extendUrl, "POST").then(function (result) {
-      state.busy = false;
-      if (result.expired) {
-        expired(result);
-        return;
-      }
+    ask(config.extendUrl, "POST", function (result) {
       if (result.ok) {
         apply(result.data);
         dialog.close();
@@ -666,17 +668,11 @@
   });
   window.addEventListener("pageshow", function (event) {
     if (event.persisted && canFetch && !state.leaving && !state.busy) {
-      state.busy = true;
-      call(config.statusUrl, "GET").then(function (result) {
-        state.busy = false;
-        if (result.expired) {
-          expired(result);
-        } else {
-          if (result.ok) {
-            apply(result.data);
-          }
-          schedule();
+      ask(config.statusUrl, "GET", function (result) {
+        if (result.ok) {
+          apply(result.data);
         }
+        schedule();
       });
     }
   });
