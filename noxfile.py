@@ -25,12 +25,16 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 import nox
 import tomllib
 
-nox.options.sessions = ["tests"]
+nox.options.sessions = ["tests"]  # `nox -s package` is `make package-check`
 nox.options.error_on_missing_interpreters = True
 nox.options.download_python = "never"
 
@@ -43,6 +47,15 @@ WHOLE_SUITE = PAIRS[-1]
 LEAVE_OUT = {"ruff", "mypy", "django-stubs", "types-pyyaml", "nox"}
 #: The Redis client lets the fault tests use Django's Redis cache backend (at a closed port).
 EXTRA = ("redis>=5",)
+#: What the wheel must hold besides the modules: a file left out of the package data fails.
+PACKAGE_DATA = (
+    "logout_rules/py.typed",
+    "logout_rules/static/logout_rules/logout_rules.js",
+    "logout_rules/static/logout_rules/logout_rules.css",
+    "logout_rules/locale/fr/LC_MESSAGES/django.po",
+    "logout_rules/locale/fr/LC_MESSAGES/django.mo",
+    "logout_rules/migrations/0001_initial.py",
+)
 
 
 def pyenv_bin_dirs(versions: list[str]) -> list[str]:
@@ -141,3 +154,70 @@ def tests(session: nox.Session, django: str) -> None:
     else:
         markers = ["-m", "not browser and not multiprocess"]
     session.run("pytest", "-p", "no:cacheprovider", *markers, *session.posargs, env=env)
+
+
+@nox.session(python=WHOLE_SUITE[0])
+def package(session: nox.Session) -> None:
+    """The package as users get it (``make package-check``).
+
+    Builds the sdist and the wheel (``python -m build``, with the tools of the virtualenv that runs
+    nox; a build warning fails), checks them (``twine check --strict``, the wheel's package data),
+    installs the wheel (not editable) into this session's fresh virtualenv next to the newest
+    Django on the newest Python, proves that pip left Django alone, and tries the installed copy
+    from a temporary folder (the checkout is not importable there) with
+    ``tests/packaging/installed.py``: the sample site, then the README's Installation and
+    Migrating sections in fresh ``startproject`` projects.
+    """
+    django = WHOLE_SUITE[1]
+    with tempfile.TemporaryDirectory(prefix="logout-rules-package-") as folder:
+        work = Path(folder)
+        dist = work / "dist"
+        args = ("-m", "build", "--sdist", "--wheel", "--outdir", str(dist), str(ROOT))
+        # (byte-compiling stays on: setuptools warns when PYTHONDONTWRITEBYTECODE turns it off)
+        env = {"PYTHONDONTWRITEBYTECODE": ""}
+        output = session.run(sys.executable, *args, external=True, silent=True, env=env) or ""
+        warnings = [line for line in output.splitlines() if re.search(r"warning", line, re.I)]
+        if warnings:
+            session.error("the build warns:\n" + "\n".join(warnings))
+        (wheel,) = dist.glob("*.whl")
+        (sdist,) = dist.glob("*.tar.gz")
+        session.log(f"built {wheel.name} and {sdist.name}")
+        session.run(
+            sys.executable,
+            "-m",
+            "twine",
+            "check",
+            "--strict",
+            str(wheel),
+            str(sdist),
+            external=True,
+        )
+        with zipfile.ZipFile(wheel) as archive:
+            names = set(archive.namelist())
+        missing = [name for name in PACKAGE_DATA if name not in names]
+        stray = sorted({name.split("/")[0] for name in names} - {"logout_rules"})
+        if missing or any(not name.endswith(".dist-info") for name in stray):
+            session.error(f"the wheel lacks {missing} or holds {stray}")
+
+        session.install(f"django~={django}.0")
+        version = "import django; print(django.get_version())"
+        before = (session.run("python", "-c", version, silent=True) or "").strip()
+        log = session.run("python", "-m", "pip", "install", str(wheel), silent=True) or ""
+        after = (session.run("python", "-c", version, silent=True) or "").strip()
+        touched = re.findall(r"(?im)^.*\b(?:uninstall\w*|installed)\b.*\bdjango-\d.*$", log)
+        if before != after or touched:
+            session.error(f"pip changed Django {before} -> {after}: {touched}")
+        session.log(f"the wheel installed next to Django {after}, which pip left alone")
+        session.run("python", "-m", "pip", "check")
+
+        shutil.copytree(
+            ROOT / "sample_site",
+            work / "sample_site",
+            ignore=shutil.ignore_patterns("db.sqlite3", "__pycache__"),
+        )
+        script = shutil.copy(ROOT / "tests" / "packaging" / "installed.py", work)
+        env = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": ""}
+        session.run("python", script, "sample-site", str(work / "sample_site"), env=env)
+        session.run(
+            "python", script, "readme", str(ROOT / "README.md"), str(work / "readme"), env=env
+        )
