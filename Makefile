@@ -7,14 +7,14 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed-dev
 DEMO_DB := sample_site/db.sqlite3
 
-.PHONY: demo test lint test-services matrix loadtest bench clean venv
+.PHONY: demo test lint test-services matrix package-check loadtest bench clean venv
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,services,browser,bench]"
+	$(PY) -m pip install --quiet -e ".[dev,services,browser,bench,package]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -41,9 +41,18 @@ test-services: $(STAMP)
 	$(PY) -m tests.services.precheck
 	$(SERVICES_ENV) $(BIN)/pytest -p no:cacheprovider
 
-# Django 4.2 and 5.2 on this Python (noxfile.py); -R reuses the virtualenvs between local runs.
+# The version matrix (noxfile.py): Python 3.10 + Django 5.2, 3.12 + 6.0 and 3.13 + 6.1 (the whole
+# suite, browser and multiprocess included, on the services), on pyenv's interpreters. -R reuses the
+# virtualenvs between local runs.
 matrix: $(STAMP)
+	$(PY) -m tests.services.precheck
 	$(BIN)/nox -R
+
+# The package as users get it (noxfile.py, session "package"): build the sdist and the wheel, twine
+# check, install the wheel next to Django 6.1 in a fresh virtualenv, try the sample site and the
+# README's Installation and Migrating steps against that installed copy.
+package-check: $(STAMP)
+	$(BIN)/nox -s package
 
 # A bounded load test against gunicorn + PostgreSQL + Redis on 127.0.0.1 (bench/loadtest.py).
 loadtest: $(STAMP)

@@ -10,6 +10,9 @@ from logout_rules import clock as app_clock
 
 from .factories import UserFactory
 
+#: Django's own CSP middleware: ``tests/settings.py`` installs it from Django 6.0 on.
+CSP_MIDDLEWARE = "django.middleware.csp.ContentSecurityPolicyMiddleware"
+
 
 class FakeClock:
     """A controllable clock for the app (``logout_rules.clock.now``)."""
@@ -65,3 +68,9 @@ def committed(django_capture_on_commit_callbacks):
             return make()
 
     return run
+
+
+@pytest.fixture
+def without_csp_middleware(settings):
+    """The test settings minus Django's CSP middleware: no request nonce, whatever the version."""
+    settings.MIDDLEWARE = [name for name in settings.MIDDLEWARE if name != CSP_MIDDLEWARE]

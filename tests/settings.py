@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import django
+
 BASE_DIR = Path(__file__).resolve().parent
 
 SECRET_KEY = "tests-only-not-secret"
@@ -37,6 +39,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "logout_rules.middleware.AutoLogoutMiddleware",
 ]
+if django.VERSION >= (6, 0):
+    # Django's own CSP middleware: without a policy (SECURE_CSP is empty) it sends no header, but
+    # every request gets a nonce; the browser test of nonce-based policies sets SECURE_CSP.
+    MIDDLEWARE.insert(1, "django.middleware.csp.ContentSecurityPolicyMiddleware")
 
 TEMPLATES = [
     {

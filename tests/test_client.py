@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from html.parser import HTMLParser
 
+import django
 import pytest
 from django.core.checks import run_checks
 from django.template import Context, Template
@@ -17,6 +18,7 @@ from logout_rules import checks
 from logout_rules import client as client_module
 
 from . import views
+from .conftest import CSP_MIDDLEWARE
 
 # A URLconf without logout_rules.urls (see ``test_without_the_endpoints_...``).
 urlpatterns = [path("page/", views.page)]
@@ -50,7 +52,9 @@ def page_attributes(client) -> dict[str, str | None]:
     return script_attributes(client.get("/page/").content.decode())
 
 
-def test_the_script_carries_its_whole_configuration(logged_in, clock, settings):
+def test_the_script_carries_its_whole_configuration(
+    logged_in, clock, settings, without_csp_middleware
+):
     settings.AUTO_LOGOUT = {**WARNED, "SESSION_TIME": 3600}
     clock.advance(10)
     attributes = page_attributes(logged_in)
@@ -100,7 +104,9 @@ def test_without_a_warning_time_no_dialog_is_configured(logged_in, settings):
     assert attributes["data-status-url"] == "/logout-rules/status/"
 
 
-def test_without_the_endpoints_the_script_only_leaves_at_the_deadline(logged_in, settings):
+def test_without_the_endpoints_the_script_only_leaves_at_the_deadline(
+    logged_in, settings, without_csp_middleware
+):
     settings.AUTO_LOGOUT = WARNED
     settings.ROOT_URLCONF = __name__
     attributes = page_attributes(logged_in)
@@ -188,6 +194,27 @@ def test_djangos_own_nonce(logged_in, settings, monkeypatch):
     monkeypatch.setattr(client_module, "_django_nonce", lambda request: nonce)
     assert page_attributes(logged_in)["nonce"] == "django6nonce"
     assert nonce.generated  # so the CSP middleware puts it in its header
+
+
+@pytest.mark.skipif(
+    django.VERSION < (6, 0), reason="Django's own CSP middleware comes with Django 6.0"
+)
+def test_djangos_csp_middleware_sends_the_nonce_of_the_script_tag(logged_in, settings):
+    from django.utils.csp import CSP
+
+    assert CSP_MIDDLEWARE in settings.MIDDLEWARE
+    settings.AUTO_LOGOUT = WARNED
+    settings.SECURE_CSP = {"script-src": [CSP.NONCE], "style-src": [CSP.NONCE]}
+    nonces = []
+    for _ in range(2):
+        response = logged_in.get("/page/")
+        nonce = script_attributes(response.content.decode())["nonce"]
+        assert nonce
+        assert response["Content-Security-Policy"] == (
+            f"script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'"
+        )
+        nonces.append(nonce)
+    assert nonces[0] != nonces[1]  # one per request
 
 
 def test_no_nonce_attribute_without_a_csp_middleware(logged_in, settings, monkeypatch):

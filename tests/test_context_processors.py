@@ -38,7 +38,7 @@ def test_only_the_limits_that_apply(logged_in, settings):
     assert context["seconds_until_session_end"] == 3600
 
 
-def test_redirect_script_tag(logged_in, clock, settings):
+def test_redirect_script_tag(logged_in, clock, settings, without_csp_middleware):
     settings.AUTO_LOGOUT = {"IDLE_TIME": 600, "REDIRECT_TO_LOGIN_IMMEDIATELY": True}
     content = render_page(logged_in).content.decode()
     assert (

@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-from typing import Any
-
-from asgiref.sync import sync_to_async
 from django.contrib import auth
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -20,21 +17,8 @@ def private(request: HttpRequest) -> HttpResponse:
     return HttpResponse(f"hello {request.user.get_username()}")
 
 
-async def _auser(request: HttpRequest) -> Any:
-    """``request.auser()`` from Django 5.0; on 4.2 the lazy user resolved in a thread."""
-    if hasattr(request, "auser"):
-        return await request.auser()
-
-    def load() -> Any:
-        user = request.user
-        user.is_authenticated
-        return user
-
-    return await sync_to_async(load)()
-
-
 async def private_async(request: HttpRequest) -> HttpResponse:
-    user = await _auser(request)
+    user = await request.auser()
     if not user.is_authenticated:
         return HttpResponse("anonymous", status=403)
     return HttpResponse(f"hello {user.get_username()}")

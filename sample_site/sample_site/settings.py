@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import django
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = "demo-only-not-secret"
@@ -37,6 +39,18 @@ MIDDLEWARE = [
     # After the session, authentication and messages middlewares:
     "logout_rules.middleware.AutoLogoutMiddleware",
 ]
+if django.VERSION >= (6, 0):
+    # Django's own CSP middleware: the same strict policy, and scripts and styles may also carry
+    # the request's nonce (logout_rules' script tag and the stylesheet it adds do).
+    from demo.csp import DIRECTIVES
+    from django.utils.csp import CSP
+
+    MIDDLEWARE[0] = "django.middleware.csp.ContentSecurityPolicyMiddleware"
+    SECURE_CSP = {
+        **DIRECTIVES,
+        "script-src": [CSP.SELF, CSP.NONCE],
+        "style-src": [CSP.SELF, CSP.NONCE],
+    }
 
 ROOT_URLCONF = "sample_site.urls"
 
@@ -52,6 +66,9 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "logout_rules.context_processors.auto_logout_client",
+                # Django >= 6.0: the ``csp_nonce`` variable (Django's check security.W027 asks
+                # for it with a nonce policy; logout_rules reads the nonce from the request).
+                *(["django.template.context_processors.csp"] if django.VERSION >= (6, 0) else []),
             ],
         },
     },

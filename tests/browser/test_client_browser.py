@@ -8,15 +8,18 @@ error or JavaScript dialog it did not expect.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 
+import django
 import pytest
 from django.contrib.sessions.models import Session
 
 from logout_rules import client as client_module
 from logout_rules import session as session_store
 
+from ..conftest import CSP_MIDDLEWARE
 from ..factories import UserFactory, global_rule
 from . import views
 from .conftest import ROOT
@@ -223,6 +226,59 @@ def test_no_console_errors_under_a_strict_csp_and_no_reload_loop(
     assert browser_context.navigations == [("GET", site.at("/tag/"))]
     # The CSP is really enforced: the page's own inline script was refused, and only it.
     assert page.title() == "tag"
+    assert len(browser_context.errors) == 1
+    assert "Content Security Policy" in browser_context.errors.pop()
+
+
+@pytest.mark.skipif(
+    django.VERSION < (6, 0), reason="Django's own CSP middleware comes with Django 6.0"
+)
+def test_djangos_csp_middleware_with_a_nonce_policy(
+    site, browser_context, user, settings, short_warnings
+):
+    """``ContentSecurityPolicyMiddleware`` + ``SECURE_CSP`` whose scripts and styles need the
+    request's nonce ('self' is not enough): the script tag and the stylesheet the script adds
+    carry it, the warning dialog is styled, and "Stay signed in" works, without a CSP error."""
+    from django.utils.csp import CSP
+
+    assert CSP_MIDDLEWARE in settings.MIDDLEWARE
+    settings.SECURE_CSP = {
+        "default-src": [CSP.SELF],
+        "script-src": [CSP.NONCE],
+        "style-src": [CSP.NONCE],
+        "object-src": [CSP.NONE],
+        "base-uri": [CSP.NONE],
+    }
+    settings.AUTO_LOGOUT = {
+        "IDLE_TIME": 5,  # the dialog comes at about 2 s
+        "WARNING_TIME": 3,
+        "REDIRECT_TO_LOGIN_IMMEDIATELY": True,
+    }
+    site.log_in(browser_context.context, user)
+    page = browser_context.context.new_page()
+    response = page.goto(site.at("/nonce/"))
+    header = response.headers["content-security-policy"]
+    directives = dict(part.strip().split(" ", 1) for part in header.split(";"))
+    nonce = directives["script-src"].removeprefix("'nonce-").removesuffix("'")
+    assert directives["script-src"] == directives["style-src"] == f"'nonce-{nonce}'"
+    # The tag as served, and as the browser sees it (the nonce attribute is hidden from the DOM).
+    (tag,) = re.findall(r"<script [^>]*data-logout-rules[^>]*>", response.text())
+    assert f'nonce="{nonce}"' in tag
+    assert page.eval_on_selector("script[data-logout-rules]", "s => s.nonce") == nonce
+    # The script ran and added its stylesheet, with the nonce it took from its own element.
+    page.wait_for_function("() => document.querySelector('link[data-logout-rules]')?.sheet")
+    assert page.eval_on_selector("link[data-logout-rules]", "l => l.nonce") == nonce
+    dialog = page.get_by_role("alertdialog", name="Are you still there?")
+    dialog.wait_for(timeout=6000)
+    border = dialog.evaluate("d => getComputedStyle(d).borderTopColor")
+    assert border == "rgb(180, 83, 9)"  # .logout-rules-dialog in logout_rules.css
+    dialog.get_by_role("button", name="Stay signed in").click()
+    dialog.wait_for(state="hidden", timeout=3000)
+    answer = page.request.get(site.at("/logout-rules/status/")).json()
+    assert answer["idle_seconds_left"] >= 4  # the server recorded the extension
+    assert page.url == site.at("/nonce/")
+    # The policy is enforced: the page's inline script (no nonce) was refused, and only it.
+    assert page.title() == "nonce"
     assert len(browser_context.errors) == 1
     assert "Content Security Policy" in browser_context.errors.pop()
 

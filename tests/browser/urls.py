@@ -27,6 +27,7 @@ urlpatterns = [
     path("logout-rules/", include(ENDPOINTS)),
     path("page/", views.page, name="page"),
     path("tag/", views.tag_page, name="tag"),
+    path("nonce/", views.nonce_page, name="nonce"),
     path("form/", views.form, name="form"),
     path("favicon.ico", views.favicon),
     path("site.css", views.stylesheet),

@@ -89,6 +89,19 @@ def counted_status(request: HttpRequest) -> HttpResponse:
     return endpoints.status(request)
 
 
+@login_required
+def nonce_page(request: HttpRequest) -> HttpResponse:
+    """Sent with the policy of Django's own CSP middleware (``SECURE_CSP``, Django >= 6.0).
+
+    The page's stylesheet link carries the request's nonce; its inline script has none (the
+    policy must refuse it).
+    """
+    from django.middleware.csp import get_nonce
+
+    context = {"title": "nonce", "canary": True, "site_nonce": str(get_nonce(request))}
+    return render(request, "browser/page.html", context)
+
+
 class Login(LoginView):
     def render_to_response(self, context: dict[str, Any], **kwargs: Any) -> HttpResponse:
         return render(self.request, "browser/login.html", context)
