@@ -353,3 +353,28 @@ def invalidate_users_on_commit(user_ids: Iterable[object], using: str | None = N
     ids = tuple(user_ids)
     if ids:
         _queue(using, False, ids)
+
+
+def has_pending_changes() -> bool:
+    """Whether this thread's connections hold uncommitted changes that feed resolution.
+
+    Every change we invalidate for (rules, memberships, group names, bulk writes) queues a batch
+    whose ``flush`` waits in ``connection.run_on_commit``. While it waits, this connection reads
+    rows that no other connection sees and that a rollback may still discard: a policy resolved
+    from them must not be cached. A batch is no longer pending once it ran (commit, or a test's
+    ``captureOnCommitCallbacks(execute=True)``) or once Django dropped its callbacks (a rollback,
+    or the rollback of the savepoint that held all of them); such a batch is forgotten here.
+    """
+    batches = _pending.__dict__
+    if not batches:
+        return False
+    pending = False
+    for alias, batch in list(batches.items()):
+        if batch.done:
+            continue
+        flush = batch.flush
+        if any(entry[1] == flush for entry in transaction.get_connection(alias).run_on_commit):
+            pending = True
+        else:
+            del batches[alias]  # rolled back: what it queued never happened
+    return pending

@@ -572,11 +572,12 @@ def client_with(settings, middleware: list[str], logged_in: Client) -> Client:
     return client
 
 
-def test_warm_request_adds_no_query(settings, user, clock):
-    staff = GroupFactory(name="staff")
-    GroupLogoutRuleFactory(group=staff, idle_time=timedelta(minutes=5))
-    user.groups.add(staff)
-    UserLogoutRuleFactory(user=user, session_time=timedelta(hours=1))
+def test_warm_request_adds_no_query(settings, user, clock, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # as committed (see test_pending)
+        staff = GroupFactory(name="staff")
+        GroupLogoutRuleFactory(group=staff, idle_time=timedelta(minutes=5))
+        user.groups.add(staff)
+        UserLogoutRuleFactory(user=user, session_time=timedelta(hours=1))
     logged_in = Client()
     logged_in.force_login(user)
     bare = count_queries(client_with(settings, WITHOUT_US, logged_in), "/bare/")
@@ -587,12 +588,17 @@ def test_warm_request_adds_no_query(settings, user, clock):
 
 
 @pytest.mark.parametrize("groups", [1, 20])
-def test_cold_request_adds_three_queries_whatever_the_group_count(settings, groups, clock, db):
-    user = UserFactory()
-    for index in range(groups):
-        rule = GroupLogoutRuleFactory(priority=index + 1, idle_time=timedelta(minutes=5 + index))
-        user.groups.add(rule.group)
-    UserLogoutRuleFactory(user=user, session_time=timedelta(hours=1))
+def test_cold_request_adds_three_queries_whatever_the_group_count(
+    settings, groups, clock, db, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):  # as committed (see test_pending)
+        user = UserFactory()
+        for index in range(groups):
+            rule = GroupLogoutRuleFactory(
+                priority=index + 1, idle_time=timedelta(minutes=5 + index)
+            )
+            user.groups.add(rule.group)
+        UserLogoutRuleFactory(user=user, session_time=timedelta(hours=1))
     logged_in = Client()
     logged_in.force_login(user)
     bare = count_queries(client_with(settings, WITHOUT_US, logged_in), "/bare/")
