@@ -1,0 +1,266 @@
+"""Nothing resolved from uncommitted changes is cached (issue 10, part 1).
+
+A connection that holds uncommitted changes of what feeds resolution (rules, memberships, group
+names, bulk writes) resolves from the database for that request alone: the layer reflects rows
+that a rollback may discard and that other connections do not see, so it is neither stored in the
+shared cache (nor in this process's memos) nor taken from it. A transaction without such a change
+(``ATOMIC_REQUESTS``, a test's own transaction) still caches, and keeps its warm path.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core.cache import caches
+from django.db import OperationalError, connection, transaction
+from django.http import HttpRequest, HttpResponse
+from django.test.utils import CaptureQueriesContext
+from django.urls import include, path
+
+from logout_rules import cache as policy_cache
+from logout_rules import resolver
+from logout_rules.models import GroupLogoutRule, UserLogoutRule
+
+from .factories import GroupFactory, GroupLogoutRuleFactory, UserLogoutRuleFactory, committed
+from .test_faults import async_get
+
+RULE_TABLES = ("logout_rules_userlogoutrule", "logout_rules_grouplogoutrule", "logout_rules_global")
+
+
+class RolledBack(Exception):
+    pass
+
+
+def entry(user) -> object:
+    """The user's entry in the shared cache (what other requests and processes would use)."""
+    return caches["default"].get(policy_cache.entry_key(user.pk))
+
+
+def rule_queries(capture: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in capture if any(table in q["sql"] for table in RULE_TABLES)]
+
+
+def cold_cache() -> None:
+    """The policy cache happens to be cold (evicted, restarted)."""
+    caches["default"].clear()
+
+
+@pytest.fixture(params=["sync", "async"])
+def served(request, logged_in, async_client) -> Callable[[], bool]:
+    """``served()``: one request of the logged-in user; whether the page was served (``False``
+    once logged out). Through the sync or the async stack, on this test's connection."""
+    if request.param == "sync":
+        return lambda: logged_in.get("/private/").status_code == 200
+    async_client.cookies = logged_in.cookies
+    get = functools.partial(async_get, async_client)
+    return lambda: get("/private-async/").status_code == 200
+
+
+@pytest.fixture
+def lenient(settings):
+    settings.AUTO_LOGOUT = {"IDLE_TIME": 7200}
+
+
+# --- the issue's case: a rolled-back rule must not stay in force --------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rolled_back_rule_served_inside_its_transaction_is_not_in_force_afterwards(
+    lenient, user, served, clock
+):
+    assert served()
+    cold_cache()
+    with pytest.raises(RolledBack), transaction.atomic():
+        UserLogoutRuleFactory(user=user, idle_time=timedelta(minutes=10))
+        assert policy_cache.has_pending_changes()
+        clock.advance(1)
+        assert served()  # judged on this connection, by what it sees
+        assert entry(user) is None  # but nothing was stored for the others
+        raise RolledBack
+    assert not UserLogoutRule.objects.exists()
+    assert not policy_cache.has_pending_changes()  # a rolled-back batch is not pending forever
+    clock.advance(1000)  # idle longer than the rolled-back 10 minutes, far less than 2 hours
+    assert served()
+    assert entry(user) is not None  # committed data is cached again
+
+
+def test_rule_rolled_back_with_its_savepoint_is_not_in_force_afterwards(
+    lenient, user, served, clock
+):
+    """The same inside the test's own transaction: the savepoint's rollback drops its callbacks."""
+    assert served()
+    cold_cache()
+    with pytest.raises(RolledBack), transaction.atomic():
+        UserLogoutRuleFactory(user=user, idle_time=timedelta(minutes=10))
+        clock.advance(1)
+        assert served()
+        assert entry(user) is None
+        raise RolledBack
+    assert not policy_cache.has_pending_changes()
+    clock.advance(1000)
+    assert served()
+    assert entry(user) is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_request_inside_the_transaction_is_judged_by_what_its_connection_sees(
+    lenient, user, served, clock
+):
+    """A tightened rule applies to a request on the connection that made it, before the commit,
+    without being taken from, or put in, the shared cache."""
+    with committed():
+        rule = UserLogoutRuleFactory(user=user, idle_time=timedelta(hours=1))
+    assert served()
+    cached = entry(user)
+    assert cached is not None
+    clock.advance(120)
+    with transaction.atomic():
+        rule.idle_time = timedelta(seconds=60)
+        rule.save()
+        assert not served()  # idle 120 s > 60 s: this connection's own (uncommitted) rule
+        assert entry(user) == cached  # the others still get the committed policy
+    assert resolver.get_policy(user.pk).idle_time == 60  # committed: everyone, from the cache
+    assert entry(user) != cached
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pending_membership_change_is_not_cached(lenient, user, clock):
+    group = GroupLogoutRuleFactory(idle_time=timedelta(seconds=30)).group
+    assert resolver.get_policy(user.pk).idle_time == 7200
+    with pytest.raises(RolledBack), transaction.atomic():
+        user.groups.add(group)
+        cold_cache()
+        assert resolver.get_policy(user.pk).idle_time == 30
+        assert entry(user) is None
+        raise RolledBack
+    assert resolver.get_policy(user.pk).idle_time == 7200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pending_bulk_write_is_not_cached(lenient, user):
+    with committed():
+        rule = GroupLogoutRuleFactory(idle_time=timedelta(seconds=30))
+        user.groups.add(rule.group)
+    assert resolver.get_policy(user.pk).idle_time == 30
+    with pytest.raises(RolledBack), transaction.atomic():
+        GroupLogoutRule.objects.update(idle_time=timedelta(seconds=5))
+        assert resolver.get_policy(user.pk).idle_time == 5
+        raise RolledBack
+    assert resolver.get_policy(user.pk).idle_time == 30
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pending_group_rename_is_not_cached(settings, user):
+    settings.AUTO_LOGOUT = {}
+    with committed():
+        group = GroupLogoutRuleFactory(message="hi").group
+        user.groups.add(group)
+    name = group.name
+    assert resolver.get_policy(user.pk).source("message").name == name
+    with pytest.raises(RolledBack), transaction.atomic():
+        group.name = "renamed"
+        group.save()
+        assert resolver.get_policy(user.pk).source("message").name == "renamed"
+        raise RolledBack
+    assert resolver.get_policy(user.pk).source("message").name == name
+
+
+# --- transactions without a pending change keep the warm path ----------------------------------
+
+
+def test_test_transaction_without_a_pending_change_caches(lenient, user, served):
+    with committed():
+        UserLogoutRuleFactory(user=user, idle_time=timedelta(minutes=10))
+    assert not policy_cache.has_pending_changes()
+    assert served()  # cold: loads and stores
+    assert entry(user) is not None
+    with CaptureQueriesContext(connection) as warm:
+        assert served()
+    assert rule_queries(warm) == []
+
+
+def test_pending_change_is_resolved_from_the_database_every_time(lenient, user):
+    UserLogoutRuleFactory(user=user, idle_time=timedelta(minutes=10))
+    assert policy_cache.has_pending_changes()
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as uncached:
+            assert resolver.get_policy(user.pk).idle_time == 600
+        assert len(rule_queries(uncached)) == 3  # every time: never cached
+    assert entry(user) is None
+
+
+def test_executed_on_commit_callbacks_resume_caching(
+    lenient, user, django_capture_on_commit_callbacks
+):
+    UserLogoutRuleFactory(user=user, idle_time=timedelta(minutes=10))
+    assert policy_cache.has_pending_changes()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        user.groups.add(GroupFactory())  # joins the pending batch, which now runs
+    assert callbacks  # the invalidation ran, as after a commit
+    assert not policy_cache.has_pending_changes()
+    assert resolver.get_policy(user.pk).idle_time == 600
+    assert entry(user) is not None
+    with CaptureQueriesContext(connection) as warm:
+        assert resolver.get_policy(user.pk).idle_time == 600
+    assert rule_queries(warm) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_atomic_block_without_changes_caches(lenient, user):
+    with committed():
+        UserLogoutRuleFactory(user=user, idle_time=timedelta(minutes=10))
+    with transaction.atomic():
+        assert not policy_cache.has_pending_changes()
+        assert resolver.get_policy(user.pk).idle_time == 600
+        with CaptureQueriesContext(connection) as warm:
+            assert resolver.get_policy(user.pk).idle_time == 600
+        assert rule_queries(warm) == []
+    assert entry(user) is not None
+
+
+def policy_view(request: HttpRequest) -> HttpResponse:
+    """A view that resolves a policy itself (inside its transaction with ``ATOMIC_REQUESTS``)."""
+    in_transaction = connection.in_atomic_block
+    idle = resolver.get_policy(request.user.pk).idle_time
+    return HttpResponse(f"{in_transaction} {idle:g}")
+
+
+urlpatterns = [path("policy/", policy_view), path("", include("tests.urls"))]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_atomic_requests_keep_the_warm_path(lenient, user, logged_in, monkeypatch, settings):
+    """With ``ATOMIC_REQUESTS`` a view resolves inside its transaction: the policy is cached, and
+    the view's second resolution reads no rule."""
+    settings.ROOT_URLCONF = __name__
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
+    UserLogoutRuleFactory(user=user, idle_time=timedelta(minutes=10))
+    cold_cache()
+    assert logged_in.get("/policy/").content == b"True 600"
+    assert entry(user) is not None
+    with CaptureQueriesContext(connection) as warm:
+        assert logged_in.get("/policy/").content == b"True 600"
+    assert rule_queries(warm) == []
+
+
+# --- failures while a change is pending -------------------------------------------------------
+
+
+def test_database_failure_while_pending_uses_the_committed_cached_policy(lenient, user, clock):
+    with committed():
+        UserLogoutRuleFactory(user=user, idle_time=timedelta(minutes=10))
+    assert resolver.get_policy(user.pk).idle_time == 600  # cached
+    GroupFactory(name="pending").user_set.add(user)  # a pending change on this connection
+
+    def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if any(table in sql for table in RULE_TABLES):
+            raise OperationalError("server closed the connection unexpectedly (simulated)")
+        return execute(sql, params, many, context)
+
+    assert policy_cache.has_pending_changes()
+    with connection.execute_wrapper(wrapper):
+        assert resolver.get_policy(user.pk).idle_time == 600
