@@ -29,7 +29,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from django.core.cache import BaseCache, caches
@@ -383,7 +383,9 @@ def invalidate_users(user_ids: Iterable[object]) -> None:
         _replace_tokens({user_token_key(user_id): uuid.uuid4().hex for user_id in ids}, False, ids)
 
 
-def _replace_tokens(tokens: Mapping[str, str], everyone: bool, user_ids: list[object]) -> None:
+def _replace_tokens(
+    tokens: Mapping[str, str], everyone: bool, user_ids: Collection[object]
+) -> None:
     """Write new tokens (and notify every process, when the memo publishes); then this process's
     memo forgets the old ones, whether or not the write succeeded."""
     memo = None

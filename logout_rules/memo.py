@@ -88,7 +88,10 @@ class LocalTokens:
         if stored_global is None or stored_user is None:
             return
         try:  # the objects are what was read, unless a write came in between
-            if pickle.loads(stored_global) != global_token or pickle.loads(stored_user) != user_token:
+            if (
+                pickle.loads(stored_global) != global_token
+                or pickle.loads(stored_user) != user_token
+            ):
                 return
         except Exception:
             return

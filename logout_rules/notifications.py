@@ -26,6 +26,7 @@ Supported clients: Django's ``RedisCache`` and django-redis's default (and Senti
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import select
@@ -80,11 +81,9 @@ class RedisBackend:
 
 def redis_backend(cache: object) -> RedisBackend | None:
     """The backend of a cache this channel supports, else ``None``."""
-    try:
-        from django.core.cache.backends.redis import RedisCache
-    except ImportError:  # pragma: no cover - Django 4.0+ always has it
-        RedisCache = None  # noqa: N806
-    if RedisCache is not None and type(cache) is RedisCache:
+    from django.core.cache.backends.redis import RedisCache
+
+    if type(cache) is RedisCache:
         backend: Any = cache
         client = backend._cache
         serializer = client._serializer
@@ -211,9 +210,7 @@ class Channel:
             return None
         return global_token, user_token
 
-    def remember(
-        self, version: int, user_id: object, global_token: str, user_token: str
-    ) -> None:
+    def remember(self, version: int, user_id: object, global_token: str, user_token: str) -> None:
         """Memoize tokens read from the cache after ``begin()`` returned ``version``."""
         with self._lock:
             if version != self.version or time.monotonic() >= self.trusted_until:
@@ -225,7 +222,9 @@ class Channel:
 
     # --- invalidation -------------------------------------------------------------------------
 
-    def publish(self, tokens: Mapping[str, str], everyone: bool, user_ids: Collection[object]) -> None:
+    def publish(
+        self, tokens: Mapping[str, str], everyone: bool, user_ids: Collection[object]
+    ) -> None:
         """Replace the tokens, bump the sequence and notify every process, in one script."""
         payload = _payload(everyone, user_ids)
         keys = [self.backend.make_key(key) for key in tokens]
@@ -296,10 +295,8 @@ class Channel:
     def close(self) -> None:
         """Stop the listener and forget the memo (``atexit``, settings changes, tests)."""
         self._stopping.set()
-        try:
+        with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
-        except OSError:
-            pass
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)

@@ -96,7 +96,12 @@ class CommandCounter:
 # --- a per-process cache: no read at all -------------------------------------------------------
 
 
-def test_locmem_warm_lookup_reads_nothing_from_the_cache(db, monkeypatch):
+@pytest.fixture
+def locmem(settings) -> None:
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+def test_locmem_warm_lookup_reads_nothing_from_the_cache(locmem, db, monkeypatch):
     cache = caches["default"]
     store_layer(1, 60)
     assert isinstance(policy_cache.token_memo(), LocalTokens)
@@ -124,14 +129,14 @@ def test_locmem_warm_lookup_reads_nothing_from_the_cache(db, monkeypatch):
     ],
     ids=["invalidate_all", "invalidate_users", "clear", "delete", "set-by-anyone"],
 )
-def test_locmem_memo_sees_every_write_to_the_tokens(db, change):
+def test_locmem_memo_sees_every_write_to_the_tokens(locmem, db, change):
     layer = store_layer(1, 60)
     assert policy_cache.lookup(1).layer is layer
     change(caches["default"])
     assert policy_cache.lookup(1).layer is None
 
 
-def test_locmem_memo_ignores_other_users_writes(db):
+def test_locmem_memo_ignores_other_users_writes(locmem, db):
     layer = store_layer(1, 60)
     store_layer(2, 30)
     policy_cache.invalidate_users([2])
@@ -390,9 +395,7 @@ def test_lost_notification_is_caught_by_the_heartbeat(channel, other_process, mo
 
 
 @needs_redis
-def test_refused_script_still_reaches_every_process(
-    channel, other_process, monkeypatch, caplog
-):
+def test_refused_script_still_reaches_every_process(channel, other_process, monkeypatch, caplog):
     import redis
 
     store_layer(1, 60)
@@ -467,7 +470,8 @@ def test_thread_starts_lazily_and_stops_with_the_settings(settings, private_redi
     policy_cache.invalidate_all()  # publishing needs no thread
     assert memo._thread is None
     memo.begin()
-    assert memo._thread is not None and memo._thread.daemon
+    assert memo._thread is not None
+    assert memo._thread.daemon
     eventually(lambda: trusted(memo), "trusted")
     settings.LOGOUT_RULES_CACHE_HEARTBEAT = 0.2  # any cache setting: a new channel
     assert not memo._thread.is_alive()
@@ -619,7 +623,9 @@ def test_notification_cache_checks(settings, cache, notify, expected):
     if notify is not None:
         settings.LOGOUT_RULES_CACHE_NOTIFICATIONS = notify
     # Only this range: the per-process and dummy cache warnings are tested in test_checks.
-    assert [m.id for m in checks.check_cache() if m.id.startswith("logout_rules.W07")] == expected
+    assert [
+        m.id for m in checks.check_cache() if (m.id or "").startswith("logout_rules.W07")
+    ] == expected
 
 
 def test_bad_notification_settings_fail_check_and_never_500(settings, logged_in, clock):
