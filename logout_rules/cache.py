@@ -259,28 +259,42 @@ class Lookup(NamedTuple):
 _FAILED = Lookup(None, None, None, failed=True)
 
 
+def _held(user_id: object) -> _Seen | None:
+    """The entry this process holds for the user, when its memo says that the tokens it was
+    stored under are still the current ones (no round trip); else ``None``."""
+    seen = _seen.get(user_id)
+    if seen is None:
+        return None
+    memo = _token_memo
+    if memo is _UNSELECTED:
+        memo = _select_token_memo()
+    if memo is None or time.time() >= seen.expires_at:
+        return None
+    if not memo.holds(user_id, seen.global_token, seen.user_token):
+        return None
+    return seen
+
+
+def cached_layer(user_id: object) -> Layer | None:
+    """The user's layer without any round trip (the warm path), else ``None``: ``lookup``."""
+    seen = _held(user_id)
+    return None if seen is None else seen.layer
+
+
 def lookup(user_id: object) -> Lookup:
     """Read the tokens and the user's entry in one round trip.
 
     No round trip at all when this process's memo knows the current tokens and holds the entry
-    stored under them (``_seen``). The entry itself is not read when this process already holds
+    stored under them (``_held``). The entry itself is not read when this process already holds
     the one stored under the current tokens; it is read in a second round trip when the tokens
     moved on.
     """
+    held = _held(user_id)
+    if held is not None:
+        return Lookup(held.layer, held.global_token, held.user_token)
     seen = _seen.get(user_id)
     memo = token_memo()
-    version = None
-    if memo is not None:
-        version = memo.begin()
-        if version is not None and seen is not None:
-            known = memo.tokens(user_id)
-            if (
-                known is not None
-                and known[0] == seen.global_token
-                and known[1] == seen.user_token
-                and time.time() < seen.expires_at
-            ):
-                return Lookup(seen.layer, known[0], known[1])
+    version = None if memo is None else memo.begin()
     prefix = _prefix()
     global_key = global_token_key(prefix)
     user_key = user_token_key(user_id, prefix)

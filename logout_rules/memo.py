@@ -35,8 +35,8 @@ class TokenMemo(Protocol):
     def begin(self) -> int | None:
         """A version to pass to ``remember`` when the memo may be trusted now, else ``None``."""
 
-    def tokens(self, user_id: object) -> tuple[str, str] | None:
-        """The current (global, user) tokens, when known (after ``begin()``)."""
+    def holds(self, user_id: object, global_token: str, user_token: str) -> bool:
+        """Whether these are the user's current tokens, known without a round trip."""
 
     def remember(self, version: int, user_id: object, global_token: str, user_token: str) -> None:
         """Tokens read from the cache after ``begin()`` returned ``version``."""
@@ -72,14 +72,12 @@ class LocalTokens:
     def begin(self) -> int:
         return 0
 
-    def tokens(self, user_id: object) -> tuple[str, str] | None:
+    def holds(self, user_id: object, global_token: str, user_token: str) -> bool:
         known = self._known.get(user_id)
-        if known is None:
-            return None
+        if known is None or known[3] != global_token or known[4] != user_token:
+            return False
         data = self._data
-        if data.get(self._global_key) is not known[1] or data.get(known[0]) is not known[2]:
-            return None
-        return known[3], known[4]
+        return data.get(self._global_key) is known[1] and data.get(known[0]) is known[2]
 
     def remember(self, version: int, user_id: object, global_token: str, user_token: str) -> None:
         key = self._make_key(self._user_key(user_id))

@@ -202,13 +202,16 @@ class Channel:
             return None
         return version
 
-    def tokens(self, user_id: object) -> tuple[str, str] | None:
-        """The memoized tokens for a user (valid after ``begin()`` returned a version)."""
-        global_token = self.global_token
-        user_token = self.user_tokens.get(str(user_id))
-        if global_token is None or user_token is None:
-            return None
-        return global_token, user_token
+    def holds(self, user_id: object, global_token: str, user_token: str) -> bool:
+        """Whether these are the user's current tokens: memoized, and the memo trusted now.
+
+        The tokens are compared first (no system call when they differ); ``begin()`` then checks
+        that nothing was applied since the comparison.
+        """
+        version = self.version
+        if self.global_token != global_token or self.user_tokens.get(str(user_id)) != user_token:
+            return False
+        return self.begin() == version
 
     def remember(self, version: int, user_id: object, global_token: str, user_token: str) -> None:
         """Memoize tokens read from the cache after ``begin()`` returned ``version``."""

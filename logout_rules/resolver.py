@@ -47,6 +47,9 @@ def get_layer(user_id: object) -> policy.Layer:
         if layer is None:
             return _best_cached(cache.lookup(user_id))
         return cache.intern_layer(layer)
+    layer = cache.cached_layer(user_id)
+    if layer is not None:
+        return layer
     found = cache.lookup(user_id)
     if found.layer is not None:
         return found.layer

@@ -191,8 +191,13 @@ def test_untrusted_or_unsubscribed_memo_is_not_used(fake, monkeypatch):
     try:
         fake._sock = a
         assert fake.begin() == fake.version
+        fake.remember(fake.version, 7, "g", "u")
+        assert fake.holds(7, "g", "u")
+        assert not fake.holds(7, "g", "other")
+        assert not fake.holds(8, "g", "u")
         b.send(b"*3\r\n")  # a message not yet read by the listener
         assert fake.begin() is None
+        assert not fake.holds(7, "g", "u")
         a.recv(10)
         fake.busy = True  # the listener is reading one
         assert fake.begin() is None
@@ -208,15 +213,15 @@ def test_tokens_read_before_a_message_was_applied_are_not_remembered(fake):
     version = fake.version
     fake._apply('11|U["7"]')  # arrived while the request read the (now stale) tokens
     fake.remember(version, 7, "g-old", "u-old")
-    assert fake.tokens(7) is None
+    assert "7" not in fake.user_tokens
     fake.remember(fake.version, 7, "g", "u")
-    assert fake.tokens(7) == ("g", "u")
+    assert (fake.global_token, fake.user_tokens["7"]) == ("g", "u")
 
 
 def test_untrusted_memo_remembers_nothing(fake):
     fake.trusted_until = 0.0
     fake.remember(fake.version, 7, "g", "u")
-    assert fake.tokens(7) is None
+    assert "7" not in fake.user_tokens
 
 
 @pytest.mark.parametrize(
@@ -247,7 +252,7 @@ def test_own_invalidation_is_applied_at_once(fake):
     fake.remember(fake.version, 1, "g", "u1")
     version = fake.version
     fake.forget(False, [1])
-    assert fake.tokens(1) is None
+    assert "1" not in fake.user_tokens
     assert fake.version != version
 
 
