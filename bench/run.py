@@ -990,7 +990,7 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
 
 
 def delete_redis_keys(url: str, prefix: str) -> None:
-    """Delete this run's keys (and only them) from the Redis given with ``--redis``."""
+    """Delete a run's keys (and only them): the bench's ``--redis``, the load test's prefix."""
     import redis
 
     client = redis.Redis.from_url(url)
