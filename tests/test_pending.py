@@ -9,6 +9,7 @@ shared cache (nor in this process's memos) nor taken from it. A transaction with
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -64,7 +65,19 @@ def served(request, logged_in, async_client) -> Callable[[], bool]:
         return lambda: logged_in.get("/private/").status_code == 200
     async_client.cookies = logged_in.cookies
     get = functools.partial(async_get, async_client)
-    return lambda: get("/private-async/").status_code == 200
+
+    def served_async() -> bool:
+        # The browser tests' playwright (a session fixture) can leave its idle event loop
+        # registered as running in this thread, which async_to_sync refuses; the request must
+        # run in this thread all the same (on this test's connection and transaction).
+        loop = asyncio._get_running_loop()
+        asyncio._set_running_loop(None)
+        try:
+            return bool(get("/private-async/").status_code == 200)
+        finally:
+            asyncio._set_running_loop(loop)
+
+    return served_async
 
 
 @pytest.fixture
