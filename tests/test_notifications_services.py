@@ -33,7 +33,7 @@ from logout_rules.models import UserLogoutRule
 
 from .services import redis_server
 from .services.http import Browser
-from .services.servers import Server, server_env, start
+from .services.servers import Server, gunicorn_and_uvicorn, server_env
 from .settings import REDIS_BACKENDS
 
 POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
@@ -102,20 +102,10 @@ def start_pair(private_redis, backend: str, heartbeat: float, tmp_path_factory) 
             "LOGOUT_RULES_CACHE_HEARTBEAT": str(heartbeat),
         },
     )
-    log_dir = tmp_path_factory.mktemp("servers")
-    a = start("gunicorn", env, log_dir)
-    try:
-        b = start("uvicorn", env, log_dir)
-    except BaseException:
-        a.stop()
-        raise
-    try:
+    with gunicorn_and_uvicorn(env, tmp_path_factory.mktemp("servers")) as (a, b):
         yield Pair(a, b, private_redis, backend, prefix)
-    finally:
-        a.stop()
-        b.stop()
-        for server in (a, b):
-            assert "Internal Server Error" not in server.output(), server.output()
+    for server in (a, b):
+        assert "Internal Server Error" not in server.output(), server.output()
 
 
 @pytest.fixture(scope="module", params=list(REDIS_BACKENDS))
