@@ -10,15 +10,15 @@ shared cache (nor in this process's memos) nor taken from it. A transaction with
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.cache import caches
-from django.db import OperationalError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, transaction
 from django.http import HttpRequest, HttpResponse
 from django.test.utils import CaptureQueriesContext
 from django.urls import include, path
@@ -28,7 +28,6 @@ from logout_rules import resolver
 from logout_rules.models import GroupLogoutRule, UserLogoutRule
 
 from .factories import GroupFactory, GroupLogoutRuleFactory, UserLogoutRuleFactory, committed
-from .test_faults import async_get
 
 RULE_TABLES = ("logout_rules_userlogoutrule", "logout_rules_grouplogoutrule", "logout_rules_global")
 
@@ -64,16 +63,25 @@ def served(request, logged_in, async_client) -> Callable[[], bool]:
     if request.param == "sync":
         return lambda: logged_in.get("/private/").status_code == 200
     async_client.cookies = logged_in.cookies
-    get = functools.partial(async_get, async_client)
+
+    async def get() -> Any:
+        return await async_client.get("/private-async/")
 
     def served_async() -> bool:
-        # The browser tests' playwright (a session fixture) can leave its idle event loop
-        # registered as running in this thread, which async_to_sync refuses; the request must
-        # run in this thread all the same (on this test's connection and transaction).
+        # The request's sync part must run in this thread, on this test's connection and
+        # transaction (thread-sensitive code runs in the thread that called async_to_sync).
         loop = asyncio._get_running_loop()
+        if loop is None:
+            return bool(async_to_sync(get)().status_code == 200)
+        # The browser tests' playwright (a session fixture) leaves its idle event loop registered
+        # in this thread: async_to_sync refuses that, and Django keeps this thread's connections
+        # per context while it is there. Unregister it for the request, and give the request the
+        # connection the test has been using.
+        connection = connections[DEFAULT_DB_ALIAS]
         asyncio._set_running_loop(None)
         try:
-            return bool(get("/private-async/").status_code == 200)
+            connections[DEFAULT_DB_ALIAS] = connection
+            return bool(async_to_sync(get, force_new_loop=True)().status_code == 200)
         finally:
             asyncio._set_running_loop(loop)
 
