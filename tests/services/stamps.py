@@ -38,8 +38,12 @@ def _stamp(name: str) -> Callable[..., None]:
 
 # pre_save: registered before this app's invalidation (post_save), so it runs first, at the
 # commit; post_save: registered after it, so it runs once the invalidation is done.
-pre_save.connect(_stamp("committed_at"), sender=GroupLogoutRule, dispatch_uid="stamp.commit")
-post_save.connect(_stamp("invalidated_at"), sender=GroupLogoutRule, dispatch_uid="stamp.inval")
+pre_save.connect(
+    _stamp("committed_at"), sender=GroupLogoutRule, weak=False, dispatch_uid="stamp.commit"
+)
+post_save.connect(
+    _stamp("invalidated_at"), sender=GroupLogoutRule, weak=False, dispatch_uid="stamp.invalidated"
+)
 
 
 class StampMiddleware:
