@@ -7,21 +7,28 @@ imported by ``manage.py logout_rules import`` in separate processes. Every respo
 * no 5xx, no connection error;
 * every limit still enforced: a session older than the longest session limit the editor may set,
   or idle longer than the idle limit, is never served (it must get the redirect to the login);
-* no early logout for users whose rules never limit them within the run.
+* no early logout for users whose rules never limit them within the run;
+* every admin edit propagates: probe clients keep asking the workers which policy they resolve for
+  a user of the edited group (``tests/services/stamps.py``); the **propagation delay** of an edit
+  is the time from its commit to the first request in another worker judged by it, and no request
+  that started after the edit's invalidation completed may be judged by an older edit.
 
-It prints requests served, errors, limit violations and p50/p99 latency, and exits non-zero when
-any check failed. It runs for a fixed duration and stops earlier at a fixed request count.
+It prints requests served, errors, limit violations, p50/p99 latency and the propagation delays,
+and exits non-zero when any check failed. It runs for a fixed duration and stops earlier at a fixed
+request count.
 
-It uses its own database (``logout_rules_loadtest``, created and dropped) and its own Redis key
-prefix, so it never touches the test databases.
+It uses its own database (``--database``, created and dropped) and its own Redis key prefix
+(``--redis-prefix``; only its keys are deleted), so it never touches the test databases.
 
     python bench/loadtest.py [--duration 20] [--max-requests 20000] [--clients 8] [--workers 4]
+        [--database NAME] [--redis-url URL] [--redis-prefix PREFIX] [--notifications on|off]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import statistics
@@ -38,7 +45,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-DATABASE = "logout_rules_loadtest"
+DATABASE = os.environ.get("LOGOUT_RULES_LOADTEST_DB", "logout_rules_loadtest")
+REDIS_PREFIX = "logout_rules_loadtest"
 PASSWORD = "load-test-pw"
 #: The strict group's session limit moves between these (editor and import): the check uses the max.
 STRICT_SESSION = (2, 3)
@@ -49,8 +57,6 @@ os.environ.update(
     {
         "LOGOUT_RULES_TEST_DB": "postgresql",
         "LOGOUT_RULES_TEST_CACHE": "redis",
-        "LOGOUT_RULES_REDIS_PREFIX": "logout_rules_loadtest",
-        "LOGOUT_RULES_SERVER_DB_NAME": DATABASE,
         "DJANGO_SETTINGS_MODULE": "tests.services.server_settings",
     }
 )
@@ -71,6 +77,10 @@ class Stats:
     logouts: Counter[str] = field(default_factory=Counter)
     edits: int = 0
     imports: int = 0
+    #: Per admin edit: (message, worker pid, committed at, invalidated at), server clock.
+    edit_stamps: list[tuple[str, int, float, float]] = field(default_factory=list)
+    #: Per probe: (started at, worker pid, message resolved), server clock.
+    probes: list[tuple[float, int, str]] = field(default_factory=list)
 
     def record(self, response: Response) -> None:
         with self.lock:
@@ -149,6 +159,14 @@ class Seeded:
     lax: list[str]
     strict_rule_id: int
     strict_group_id: int
+    probed_user_id: int  # a member of the strict group only: its policy follows every edit
+
+
+def delete_redis_keys(prefix: str) -> None:
+    """Delete this run's keys (and only them) from the Redis of ``LOGOUT_RULES_REDIS_URL``."""
+    from bench.run import delete_redis_keys as delete
+
+    delete(os.environ["LOGOUT_RULES_REDIS_URL"], prefix)
 
 
 def seed(users_per_kind: int) -> Seeded:
@@ -158,11 +176,10 @@ def seed(users_per_kind: int) -> Seeded:
     django.setup()
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
-    from django.core.cache import caches
 
     from logout_rules.models import GlobalLogoutRule, GroupLogoutRule
 
-    caches["default"].clear()
+    delete_redis_keys(os.environ["LOGOUT_RULES_REDIS_PREFIX"])
     user_model = get_user_model()
     user_model.objects.create_superuser("editor", "editor@example.com", PASSWORD)
     strict = Group.objects.create(name="strict")
@@ -183,10 +200,14 @@ def seed(users_per_kind: int) -> Seeded:
             user = user_model.objects.create_user(name, f"{name}@example.com", PASSWORD)
             user.groups.add(group)
             names[kind].append(name)
+    probed = user_model.objects.create_user("probed", "probed@example.com", PASSWORD)
+    probed.groups.add(strict)
     from django.db import connections
 
     connections.close_all()
-    return Seeded(names["strict"], names["idle"], names["lax"], strict_rule.pk, strict.pk)
+    return Seeded(
+        names["strict"], names["idle"], names["lax"], strict_rule.pk, strict.pk, probed.pk
+    )
 
 
 # --- the clients ------------------------------------------------------------------------------
@@ -290,9 +311,76 @@ def editor_client(port: int, seeded: Seeded, budget: Budget, stats: Stats) -> No
             with stats.lock:
                 stats.errors.append(f"editor: {response.status} {response.text[:300]}")
         else:
+            committed = response.headers.get("x-committed-at")
+            invalidated = response.headers.get("x-invalidated-at")
             with stats.lock:
                 stats.edits += 1
+                if committed and invalidated:
+                    stats.edit_stamps.append(
+                        (
+                            f"Edited {turn} times.",
+                            int(response.headers["x-worker-pid"]),
+                            float(committed),
+                            float(invalidated),
+                        )
+                    )
         time.sleep(0.3)
+
+
+def probe_client(port: int, user_id: int, budget: Budget, stats: Stats) -> None:
+    """Asks the workers, again and again, which policy they resolve for the probed user."""
+    browser = Browser("127.0.0.1", port)
+    while budget.left():
+        try:
+            response = browser.get(f"/probe/{user_id}/")
+        except Exception as exc:
+            with stats.lock:
+                stats.errors.append(f"probe: {exc!r}")
+            continue
+        stats.record(response)
+        if response.status == 200:
+            answer = json.loads(response.body)
+            with stats.lock:
+                stats.probes.append((answer["at"], answer["pid"], answer["message"]))
+        time.sleep(0.002)
+
+
+@dataclass
+class Propagation:
+    delays: list[float] = field(default_factory=list)  # seconds, one per observed edit
+    superseded: int = 0  # edits replaced before any other worker was asked
+    stale: list[str] = field(default_factory=list)  # requests judged by an older edit
+
+
+def propagation(stats: Stats) -> Propagation:
+    """Per admin edit: the time from its commit to the first request in another worker judged by
+    it; and every request that started after an edit's invalidation completed but was judged by
+    an older edit (there must be none)."""
+    result = Propagation()
+    edits = sorted(stats.edit_stamps, key=lambda edit: edit[2])
+    probes = sorted(stats.probes)
+    number = {message: index for index, (message, *_rest) in enumerate(edits)}
+    for index, (message, pid, committed, invalidated) in enumerate(edits):
+        until = edits[index + 1][2] if index + 1 < len(edits) else math.inf
+        first = next(
+            (
+                at
+                for at, worker, seen in probes
+                if committed <= at < until and worker != pid and seen == message
+            ),
+            None,
+        )
+        if first is None:
+            result.superseded += 1
+        else:
+            result.delays.append(first - committed)
+        for at, worker, seen in probes:
+            if invalidated < at < until and number.get(seen, index) < index:
+                result.stale.append(
+                    f"worker {worker} at +{(at - invalidated) * 1000:.1f} ms after the "
+                    f"invalidation of {message!r} still judged by {seen!r}"
+                )
+    return result
 
 
 def importer_client(budget: Budget, stats: Stats, workdir: Path, pause: float) -> None:
@@ -332,6 +420,7 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def main() -> int:
+    global DATABASE
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=20.0, help="seconds (default 20)")
     parser.add_argument("--max-requests", type=int, default=20000, help="default 20000")
@@ -341,9 +430,42 @@ def main() -> int:
     parser.add_argument(
         "--import-pause", type=float, default=2.0, help="seconds between imports (default 2)"
     )
+    parser.add_argument("--probes", type=int, default=2, help="probe clients (default 2)")
+    parser.add_argument(
+        "--database", default=DATABASE, help=f"the database to create and drop (default {DATABASE})"
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("LOGOUT_RULES_REDIS_URL", "redis://127.0.0.1:6379/1"),
+        help="the Redis of the cache (default $LOGOUT_RULES_REDIS_URL or redis://127.0.0.1:6379/1)",
+    )
+    parser.add_argument(
+        "--redis-prefix",
+        default=REDIS_PREFIX,
+        help=f"this run's key prefix (default {REDIS_PREFIX})",
+    )
+    parser.add_argument(
+        "--notifications",
+        choices=["on", "off"],
+        default="on",
+        help="LOGOUT_RULES_CACHE_NOTIFICATIONS of the workers (default on, the app's default)",
+    )
     args = parser.parse_args()
+    DATABASE = args.database
+    os.environ.update(
+        {
+            "LOGOUT_RULES_SERVER_DB_NAME": DATABASE,
+            "LOGOUT_RULES_REDIS_URL": args.redis_url,
+            "LOGOUT_RULES_REDIS_PREFIX": args.redis_prefix,
+            "LOGOUT_RULES_CACHE_NOTIFICATIONS": args.notifications,
+        }
+    )
 
-    print(f"load test: database {DATABASE}, gunicorn with {args.workers} sync workers", flush=True)
+    print(
+        f"load test: database {DATABASE}, Redis {args.redis_url} (prefix {args.redis_prefix}), "
+        f"gunicorn with {args.workers} sync workers, notifications {args.notifications}",
+        flush=True,
+    )
     create_database()
     server: Server | None = None
     try:
@@ -369,6 +491,14 @@ def main() -> int:
             threads.append(
                 threading.Thread(target=editor_client, args=(server.port, seeded, budget, stats))
             )
+            threads.extend(
+                threading.Thread(
+                    target=probe_client,
+                    args=(server.port, seeded.probed_user_id, budget, stats),
+                    name=f"probe-{i}",
+                )
+                for i in range(args.probes)
+            )
             threads.append(
                 threading.Thread(
                     target=importer_client, args=(budget, stats, workdir, args.import_pause)
@@ -390,6 +520,7 @@ def main() -> int:
 
         connections.close_all()
         drop_database()
+        delete_redis_keys(args.redis_prefix)
 
     five_xx = sum(count for status, count in stats.statuses.items() if status >= 500)
     latencies_ms = [seconds * 1000 for seconds in stats.latencies]
@@ -416,9 +547,21 @@ def main() -> int:
                 f"{label:<19}p50 {statistics.median(values):.1f} ms, "
                 f"p99 {percentile(values, 0.99):.1f} ms, max {max(values):.1f} ms"
             )
-    for line in (stats.errors + stats.violations + stats.early)[:20]:
+    spread = propagation(stats)
+    delays_ms = [seconds * 1000 for seconds in spread.delays]
+    print(f"probe requests     {len(stats.probes)} ({args.probes} clients)")
+    if delays_ms:
+        print(
+            f"propagation        p50 {statistics.median(delays_ms):.1f} ms, "
+            f"p99 {percentile(delays_ms, 0.99):.1f} ms, max {max(delays_ms):.1f} ms "
+            f"(admin edit's commit -> first request judged by it in another worker; "
+            f"{len(delays_ms)} edits, {spread.superseded} replaced before any probe)"
+        )
+    print(f"stale after invalidation {len(spread.stale)}")
+    for line in (stats.errors + stats.violations + stats.early + spread.stale)[:20]:
         print("  !", line)
     failed = five_xx or stats.errors or stats.violations or stats.early or tracebacks
+    failed = failed or spread.stale or not delays_ms
     failed = failed or not stats.edits or not stats.imports or not stats.logouts["strict"]
     print("result             " + ("FAILED" if failed else "OK"))
     return 1 if failed else 0

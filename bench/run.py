@@ -13,6 +13,12 @@ for the ``db`` and the ``cache`` session engines, through the WSGI (sync view) a
 (async view) handlers. Every request is a logged-in ``GET`` of a page that reads the user, so the
 bare stack pays for loading the session and the user too.
 
+The warm path is measured once per cache section, each the ``default`` cache (the policies, and the
+sessions of the ``cache`` engine): the local-memory cache, then, when Redis answers (``--redis``),
+Redis with the notification channel (the default) and Redis without it
+(``LOGOUT_RULES_CACHE_NOTIFICATIONS = False``: every request reads the tokens). Each section has
+its own bare stack, so its ratios compare like with like.
+
 The variants take turns request by request (in shuffled order), so they all meet the machine in
 the same state; (3) and (4) need the global rule off and on, so each round has two phases, each
 with the bare stack for the ratios. Each request's wall-clock time and the process's CPU time
@@ -151,6 +157,79 @@ def counting(counter: Counter, queries: bool = True) -> Iterator[Counter]:
     finally:
         for owner, name, original in reversed(patched):
             setattr(owner, name, original)
+
+
+# --- cache sections ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    label: str
+    #: ``CACHES`` while the section runs (``None``: the settings' local-memory cache).
+    caches: dict[str, Any] | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    #: Keys of ``VARIANTS`` measured in this section.
+    variants: tuple[str, ...] = ("bare", "auto", "settings", "rules")
+
+
+LOCMEM_SECTION = Section("locmem", "local-memory cache")
+
+
+def redis_sections(url: str, prefix: str) -> list[Section]:
+    caches = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    return [
+        Section(
+            "redis",
+            "Redis, notifications on (the default)",
+            caches,
+            {"LOGOUT_RULES_CACHE_HEARTBEAT": 1.0},
+            ("bare", "settings", "rules"),
+        ),
+        Section(
+            "redis-off",
+            "Redis, notifications off (a round trip per request)",
+            caches,
+            {"LOGOUT_RULES_CACHE_NOTIFICATIONS": False},
+            ("bare", "settings", "rules"),
+        ),
+    ]
+
+
+def redis_answers(url: str) -> str | None:
+    """``None`` when the Redis at ``url`` answers a PING within half a second, else why not."""
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5).ping()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def section_settings(section: Section) -> dict[str, Any]:
+    """The settings a section overrides (nothing for the settings' own cache)."""
+    return {**({"CACHES": section.caches} if section.caches else {}), **section.settings}
+
+
+def wait_for_the_channel(timeout: float = 10.0) -> None:
+    """Before timing a section with notifications: the channel is subscribed and trusted."""
+    from logout_rules import cache as policy_cache
+
+    memo = policy_cache.token_memo()
+    if memo is None or not memo.publishes:
+        return
+    deadline = time.monotonic() + timeout
+    while memo.begin() is None:
+        if time.monotonic() > deadline:
+            raise SystemExit("the cache notification channel did not become healthy")
+        time.sleep(0.01)
 
 
 # --- driving the handlers ----------------------------------------------------------------------
@@ -402,25 +481,35 @@ def print_table(headers: list[str], rows: list[list[str]], align: str | None = N
 # --- the sections ------------------------------------------------------------------------------
 
 
-def warm_path(args: argparse.Namespace, loop: asyncio.AbstractEventLoop) -> list[Target]:
+def make_bench_users() -> dict[str, Any]:
+    """The two users of the warm path, and the global rule variant (4) enables."""
+    from logout_rules.models import GlobalLogoutRule
+
     users = {
         "plain": make_user("plain"),
         "ruled": make_user("ruled", groups=20, user_rule=True),
     }
-    from logout_rules.models import GlobalLogoutRule
-
     GlobalLogoutRule.objects.filter(pk=GlobalLogoutRule.singleton_instance_id).update(
         idle_time=timedelta(minutes=30), session_time=timedelta(hours=12), message="Signed out."
     )
+    return users
+
+
+def warm_path(
+    args: argparse.Namespace,
+    loop: asyncio.AbstractEventLoop,
+    users: dict[str, Any],
+    section: Section = LOCMEM_SECTION,
+) -> list[Target]:
     paths = [p for p in ("wsgi", "asgi") if p in args.paths]
+    variants = [v for v in VARIANTS if v.key in section.variants]
+    if args.noop:
+        variants.insert(1, NOOP_VARIANT)
     groups: list[list[Target]] = []
     for path in paths:
         for engine in args.engines:
             groups.append(
-                [
-                    Target(v, engine, path, login_cookie(users[v.user], engine))
-                    for v in ([VARIANTS[0], NOOP_VARIANT, *VARIANTS[1:]] if args.noop else VARIANTS)
-                ]
+                [Target(v, engine, path, login_cookie(users[v.user], engine)) for v in variants]
             )
     targets = [t for g in groups for t in g]
 
@@ -449,12 +538,12 @@ def warm_path(args: argparse.Namespace, loop: asyncio.AbstractEventLoop) -> list
         target.counter.queries = counter.queries
         target.counter.session_writes = counter.session_writes
 
+    wait_for_the_channel()
     if not args.rounds:
         return targets
     print(
-        f"\nWarm path: {args.rounds} rounds x {args.batch} (WSGI) / {args.asgi_batch} (ASGI) "
-        "requests per variant "
-        f"(+{args.warmup} warm-up), interleaved",
+        f"\nWarm path, {section.label}: {args.rounds} rounds x {args.batch} (WSGI) / "
+        f"{args.asgi_batch} (ASGI) requests per variant (+{args.warmup} warm-up), interleaved",
         flush=True,
     )
     gc.collect()
@@ -475,6 +564,7 @@ def warm_path(args: argparse.Namespace, loop: asyncio.AbstractEventLoop) -> list
                 set_global_rule(enabled)
                 for target in phase:
                     target.run(args.warmup, loop)
+                wait_for_the_channel()
                 batch = args.batch if group[0].path == "wsgi" else args.asgi_batch
                 timings = interleaved(phase, batch, loop)
                 # A request that the OS preempted for another process is an outlier of its
@@ -896,8 +986,11 @@ def profile(
 # --- main --------------------------------------------------------------------------------------
 
 
+DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
+
+
 def delete_redis_keys(url: str, prefix: str) -> None:
-    """Delete this run's keys (and only them) from the Redis given with ``--redis``."""
+    """Delete a run's keys (and only them): the bench's ``--redis``, the load test's prefix."""
     import redis
 
     client = redis.Redis.from_url(url)
@@ -926,14 +1019,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile-variant", default="rules", choices=[v.key for v in VARIANTS])
     parser.add_argument("--profile-engine", default="cache", choices=list(ENGINES))
     parser.add_argument("--profile-path", default="wsgi", choices=["wsgi", "asgi"])
+    parser.add_argument(
+        "--profile-cache", default="locmem", choices=["locmem", "redis", "redis-off"]
+    )
     parser.add_argument("--profile-requests", type=int, default=5000)
     parser.add_argument("--keep-db", action="store_true", help="keep the temporary database")
     parser.add_argument(
         "--redis",
         metavar="URL",
-        help="use this Redis (e.g. redis://127.0.0.1:6379/15) as the cache, for the policies and "
-        "the cache sessions, instead of the local-memory cache; its keys are deleted at the end",
+        default=os.environ.get("LOGOUT_RULES_BENCH_REDIS", DEFAULT_REDIS),
+        help="the Redis of the Redis sections (default $LOGOUT_RULES_BENCH_REDIS or "
+        f"{DEFAULT_REDIS}); they are skipped when it does not answer. Keys under a prefix of "
+        "this run only, deleted at the end",
     )
+    parser.add_argument("--no-redis", action="store_true", help="skip the Redis sections")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (4 if args.quick else 12)
@@ -951,12 +1050,15 @@ def main(argv: list[str] | None = None) -> int:
     directory = tempfile.mkdtemp(prefix="logout_rules_bench_")
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     os.environ["LOGOUT_RULES_BENCH_DB"] = os.path.join(directory, "bench.sqlite3")
-    if args.redis:
-        os.environ["LOGOUT_RULES_BENCH_REDIS"] = args.redis
-        os.environ["LOGOUT_RULES_BENCH_REDIS_PREFIX"] = f"logout_rules_bench_{os.getpid()}"
+    prefix = f"logout_rules_bench_{os.getpid()}"
+    sections = [LOCMEM_SECTION]
+    redis_problem = "--no-redis" if args.no_redis else redis_answers(args.redis)
+    if redis_problem is None:
+        sections += redis_sections(args.redis, prefix)
     try:
         import django
         from django.core.management import call_command
+        from django.test.utils import override_settings
 
         django.setup()
         call_command("migrate", verbosity=0, interactive=False, skip_checks=True)
@@ -964,16 +1066,25 @@ def main(argv: list[str] | None = None) -> int:
 
         print(
             f"logout_rules benchmark — Python {platform.python_version()}, Django "
-            f"{django.get_version()}, {os.cpu_count()} CPUs, SQLite on disk, "
-            + (f"Redis cache ({args.redis})" if args.redis else "local-memory cache")
+            f"{django.get_version()}, {os.cpu_count()} CPUs, SQLite on disk; caches: "
+            + ", ".join(section.label for section in sections)
+            + (f" (Redis sections skipped: {redis_problem})" if redis_problem else "")
         )
         loop = asyncio.new_event_loop()
+        users = make_bench_users()
         if args.profile:
             args.rounds = 0
-            targets = warm_path(args, loop)
-            profile(args, targets, loop)
+            chosen = [s for s in sections if s.key == args.profile_cache]
+            if not chosen:
+                raise SystemExit(f"--profile-cache {args.profile_cache}: {redis_problem}")
+            with override_settings(**section_settings(chosen[0])):
+                profile(args, warm_path(args, loop, users, chosen[0]), loop)
             return 0
-        targets = warm_path(args, loop)
+        targets: list[Target] = []
+        for section in sections:
+            with override_settings(**section_settings(section)):
+                measured = warm_path(args, loop, users, section)
+            targets = targets or measured  # the local-memory section's, for what follows
         simulated_writes(targets, loop)
         cold_path(args)
         if not args.no_scale:
@@ -981,8 +1092,8 @@ def main(argv: list[str] | None = None) -> int:
             import_rules(args)
         loop.close()
     finally:
-        if args.redis:
-            delete_redis_keys(args.redis, os.environ["LOGOUT_RULES_BENCH_REDIS_PREFIX"])
+        if redis_problem is None:
+            delete_redis_keys(args.redis, prefix)
         if args.keep_db:
             print(f"database kept in {directory}")
         else:

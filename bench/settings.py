@@ -1,5 +1,6 @@
 """Settings for ``make bench``: an on-disk SQLite database in a temporary directory (set by
-``bench.run`` through ``LOGOUT_RULES_BENCH_DB``) and a local-memory cache (or Redis, ``--redis``).
+``bench.run`` through ``LOGOUT_RULES_BENCH_DB``) and a local-memory cache (the Redis sections of
+``bench.run`` replace ``CACHES`` while they run).
 
 ``MIDDLEWARE`` here is the full stack (used by the admin measurements); each benchmarked variant
 builds its own handler with its own middleware list (see ``bench.run.VARIANTS``).
@@ -59,14 +60,6 @@ DATABASES = {
     }
 }
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-if os.environ.get("LOGOUT_RULES_BENCH_REDIS"):  # ``--redis URL``: a shared cache over the network
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": os.environ["LOGOUT_RULES_BENCH_REDIS"],
-            "KEY_PREFIX": os.environ["LOGOUT_RULES_BENCH_REDIS_PREFIX"],
-        }
-    }
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

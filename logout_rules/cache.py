@@ -7,9 +7,13 @@ level is merged at request time. An entry is valid only while two generation tok
   a bulk write), and
 * the user's own generation, replaced when that user's rule or group membership changes.
 
-A warm request reads the two tokens and the entry in **one** ``get_many`` round trip. Tokens are
-replaced (never deleted) and entries carry the tokens they were computed under, so a request that
-computed an entry from pre-commit data can never store it as valid after the invalidation.
+A request reads the two tokens and the entry in **one** ``get_many`` round trip — unless this
+process's memo of the tokens (``memo.py``) may be trusted: always with a per-process cache, and
+while the notification channel is healthy with Redis (``notifications.py``); a warm request then
+makes no round trip at all. Tokens are replaced (never deleted) and entries carry the tokens they
+were computed under, so a request that computed an entry from pre-commit data can never store it
+as valid after the invalidation. Nothing resolved while this connection holds uncommitted changes
+is stored (``has_pending_changes``).
 
 The cache must be shared by all processes (Redis, Memcached, the database cache): a per-process
 cache makes each worker see its own, stale policy (``checks.py`` warns about that).
@@ -21,16 +25,19 @@ logged at most once per ``ERROR_LOG_INTERVAL`` seconds.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from django.core.cache import BaseCache, caches
+from django.core.signals import setting_changed
 from django.db import DEFAULT_DB_ALIAS, transaction
 
 from . import __version__
+from . import memo as token_memos
 from .conf import conf
 from .policy import FIELDS, Layer, Revocation, Rule, Source
 
@@ -94,6 +101,80 @@ def user_token_key(user_id: object, prefix: str | None = None) -> str:
 
 def entry_key(user_id: object, prefix: str | None = None) -> str:
     return f"{prefix or _prefix()}:policy:{user_id}"
+
+
+def sequence_key(prefix: str | None = None) -> str:
+    """The number of invalidations published (``notifications``)."""
+    return f"{prefix or _prefix()}:seq"
+
+
+# --- this process's memo of the tokens (memo.py) ------------------------------------------------
+
+_UNSELECTED: Any = object()
+_token_memo: Any = _UNSELECTED
+_memo_lock = threading.Lock()
+
+
+def token_memo() -> token_memos.TokenMemo | None:
+    """The memo of the tokens for the policy cache's backend (``None``: read them every time)."""
+    selected = _token_memo
+    if selected is _UNSELECTED:
+        selected = _select_token_memo()
+    return selected  # type: ignore[no-any-return]
+
+
+def _select_token_memo() -> token_memos.TokenMemo | None:
+    global _token_memo
+    with _memo_lock:
+        if _token_memo is _UNSELECTED:
+            _token_memo = token_memos.select(
+                get_cache(),
+                notify=conf.CACHE_NOTIFICATIONS,
+                heartbeat=conf.CACHE_HEARTBEAT,
+                global_key=global_token_key(),
+                user_key=user_token_key,
+                sequence_key=sequence_key(),
+                token_timeout=TOKEN_TIMEOUT,
+                log=log_rate_limited,
+            )
+        return _token_memo  # type: ignore[no-any-return]
+
+
+def reset_token_memo(**kwargs: Any) -> None:
+    """Forget (and stop) the memo: the cache settings changed. Chosen again on next use."""
+    global _token_memo
+    with _memo_lock:
+        selected, _token_memo = _token_memo, _UNSELECTED
+    if selected is not _UNSELECTED and selected is not None:
+        selected.close()
+
+
+def _reset_after_fork() -> None:
+    """A forked child has the parent's memo but not its thread: start afresh (lazily)."""
+    global _token_memo, _memo_lock
+    _token_memo = _UNSELECTED
+    _memo_lock = threading.Lock()
+
+
+_MEMO_SETTINGS = frozenset(
+    {
+        "CACHES",
+        "LOGOUT_RULES_CACHE_ALIAS",
+        "LOGOUT_RULES_CACHE_PREFIX",
+        "LOGOUT_RULES_CACHE_NOTIFICATIONS",
+        "LOGOUT_RULES_CACHE_HEARTBEAT",
+    }
+)
+
+
+def _on_setting_changed(setting: str = "", **kwargs: Any) -> None:
+    if setting in _MEMO_SETTINGS:
+        reset_token_memo()
+
+
+setting_changed.connect(_on_setting_changed, dispatch_uid="logout_rules.cache.token_memo")
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 # --- the cached value ---------------------------------------------------------------------------
@@ -199,21 +280,52 @@ class Lookup(NamedTuple):
     user_token: str | None
     stale: Layer | None = None
     failed: bool = False
+    #: The memo's version before the read (``token_memo().begin()``), for ``tokens_for_store``.
+    version: int | None = None
 
 
 _FAILED = Lookup(None, None, None, failed=True)
 
 
+def _held(user_id: object) -> _Seen | None:
+    """The entry this process holds for the user, when its memo says that the tokens it was
+    stored under are still the current ones (no round trip); else ``None``."""
+    seen = _seen.get(user_id)
+    if seen is None:
+        return None
+    memo = _token_memo
+    if memo is _UNSELECTED:
+        memo = _select_token_memo()
+    if memo is None or time.time() >= seen.expires_at:
+        return None
+    if not memo.holds(user_id, seen.global_token, seen.user_token):
+        return None
+    return seen
+
+
+def cached_layer(user_id: object) -> Layer | None:
+    """The user's layer without any round trip (the warm path), else ``None``: ``lookup``."""
+    seen = _held(user_id)
+    return None if seen is None else seen.layer
+
+
 def lookup(user_id: object) -> Lookup:
     """Read the tokens and the user's entry in one round trip.
 
-    The entry itself is not read when this process already holds the one stored under the
-    current tokens (``_seen``); it is read in a second round trip when the tokens moved on.
+    No round trip at all when this process's memo knows the current tokens and holds the entry
+    stored under them (``_held``). The entry itself is not read when this process already holds
+    the one stored under the current tokens; it is read in a second round trip when the tokens
+    moved on.
     """
+    held = _held(user_id)
+    if held is not None:
+        return Lookup(held.layer, held.global_token, held.user_token)
+    seen = _seen.get(user_id)
+    memo = token_memo()
+    version = None if memo is None else memo.begin()
     prefix = _prefix()
     global_key = global_token_key(prefix)
     user_key = user_token_key(user_id, prefix)
-    seen = _seen.get(user_id)
     entry: object = None
     try:
         cache = get_cache()
@@ -226,6 +338,8 @@ def lookup(user_id: object) -> Lookup:
             found = cache.get_many((global_key, user_key))
         global_token = found.get(global_key)
         user_token = found.get(user_key)
+        if version is not None and global_token is not None and user_token is not None:
+            memo.remember(version, user_id, global_token, user_token)  # type: ignore[union-attr]
         if seen is not None:
             if (
                 global_token is not None
@@ -240,7 +354,7 @@ def lookup(user_id: object) -> Lookup:
         return _FAILED
     parsed = None if entry is None else _parse_entry(entry)
     if parsed is None:
-        return Lookup(None, global_token, user_token)
+        return Lookup(None, global_token, user_token, version=version)
     if (
         global_token is not None
         and parsed.global_token == global_token
@@ -248,7 +362,7 @@ def lookup(user_id: object) -> Lookup:
     ):
         _remember(user_id, parsed)
         return Lookup(parsed.layer, global_token, user_token)
-    return Lookup(None, global_token, user_token, stale=parsed.layer)
+    return Lookup(None, global_token, user_token, stale=parsed.layer, version=version)
 
 
 def _ensure_token(key: str, current: str | None) -> str | None:
@@ -277,6 +391,9 @@ def tokens_for_store(user_id: object, found: Lookup) -> tuple[str, str] | None:
         return None
     if global_token is None or user_token is None:
         return None
+    memo = token_memo()
+    if memo is not None and found.version is not None:
+        memo.remember(found.version, user_id, global_token, user_token)
     return global_token, user_token
 
 
@@ -298,23 +415,32 @@ def store(user_id: object, tokens: tuple[str, str] | None, layer: Layer) -> None
 
 def invalidate_all() -> None:
     """Make every user's entry invalid (a new global token)."""
-    try:
-        get_cache().set(global_token_key(), uuid.uuid4().hex, TOKEN_TIMEOUT)
-    except Exception:
-        log_rate_limited("invalidate", "logout_rules: the policy cache could not be invalidated")
+    _replace_tokens({global_token_key(): uuid.uuid4().hex}, True, ())
 
 
 def invalidate_users(user_ids: Iterable[object]) -> None:
     """Make these users' entries invalid (new per-user tokens)."""
     ids = list(user_ids)
-    if not ids:
-        return
+    if ids:
+        _replace_tokens({user_token_key(user_id): uuid.uuid4().hex for user_id in ids}, False, ids)
+
+
+def _replace_tokens(
+    tokens: Mapping[str, str], everyone: bool, user_ids: Collection[object]
+) -> None:
+    """Write new tokens (and notify every process, when the memo publishes); then this process's
+    memo forgets the old ones, whether or not the write succeeded."""
+    memo = None
     try:
-        get_cache().set_many(
-            {user_token_key(user_id): uuid.uuid4().hex for user_id in ids}, TOKEN_TIMEOUT
-        )
+        memo = token_memo()
+        if memo is not None and memo.publishes:
+            memo.publish(tokens, everyone, user_ids)
+        else:
+            get_cache().set_many(dict(tokens), TOKEN_TIMEOUT)
     except Exception:
         log_rate_limited("invalidate", "logout_rules: the policy cache could not be invalidated")
+    if memo is not None:
+        memo.forget(everyone, user_ids)
 
 
 # --- after commit ------------------------------------------------------------------------------
@@ -381,3 +507,28 @@ def invalidate_users_on_commit(user_ids: Iterable[object], using: str | None = N
     ids = tuple(user_ids)
     if ids:
         _queue(using, False, ids)
+
+
+def has_pending_changes() -> bool:
+    """Whether this thread's connections hold uncommitted changes that feed resolution.
+
+    Every change we invalidate for (rules, memberships, group names, bulk writes) queues a batch
+    whose ``flush`` waits in ``connection.run_on_commit``. While it waits, this connection reads
+    rows that no other connection sees and that a rollback may still discard: a policy resolved
+    from them must not be cached. A batch is no longer pending once it ran (commit, or a test's
+    ``captureOnCommitCallbacks(execute=True)``) or once Django dropped its callbacks (a rollback,
+    or the rollback of the savepoint that held all of them); such a batch is forgotten here.
+    """
+    batches = _pending.__dict__
+    if not batches:
+        return False
+    pending = False
+    for alias, batch in list(batches.items()):
+        if batch.done:
+            continue
+        flush = batch.flush
+        if any(entry[1] == flush for entry in transaction.get_connection(alias).run_on_commit):
+            pending = True
+        else:
+            del batches[alias]  # rolled back: what it queued never happened
+    return pending

@@ -21,9 +21,12 @@ from django.utils.module_loading import import_string
 from .cache import PER_PROCESS_BACKENDS
 from .conf import (
     AUTO_LOGOUT_KEYS,
+    MAX_CACHE_HEARTBEAT,
     MAX_CACHE_PREFIX_LENGTH,
     MAX_CACHE_TIMEOUT,
     MAX_DURATION,
+    MIN_CACHE_HEARTBEAT,
+    cache_heartbeat,
     duration_seconds,
     is_text,
     status_poll_seconds,
@@ -47,6 +50,11 @@ REQUIRED_APPS = (
 DUMMY_CACHE = "django.core.cache.backends.dummy.DummyCache"
 #: Below this poll interval (seconds) ``manage.py check`` warns (W080).
 MIN_SENSIBLE_STATUS_POLL = 5
+LOCMEM_CACHE = "django.core.cache.backends.locmem.LocMemCache"
+DJANGO_REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
+#: django-redis: the backend, and the client classes the notification channel supports.
+DJANGO_REDIS_PACKAGE_CACHE = "django_redis.cache.RedisCache"
+DJANGO_REDIS_CLIENTS = ("django_redis.client.DefaultClient", "django_redis.client.SentinelClient")
 _DURATION_HINT = (
     "Use a positive number of seconds (int), a datetime.timedelta or a string with a unit such "
     f"as '15m' or '1h 30m', of at most {MAX_DURATION.days} days."
@@ -203,6 +211,33 @@ CHECKS: dict[str, tuple[type[CheckMessage], str, str]] = {
         "LOGOUT_RULES_CACHE_PREFIX must be at most {max} characters, without spaces or control "
         "characters: {value!r}.",
         "Memcached refuses such keys. For example: LOGOUT_RULES_CACHE_PREFIX = 'site1-rules'.",
+    ),
+    "logout_rules.E070": (
+        Error,
+        "LOGOUT_RULES_CACHE_NOTIFICATIONS must be True or False: {value!r}.",
+        "True (the default) keeps a Redis policy cache's tokens valid by notifications, so a warm "
+        "request makes no round trip; False reads them on every request.",
+    ),
+    "logout_rules.E071": (
+        Error,
+        "LOGOUT_RULES_CACHE_HEARTBEAT must be a number of seconds (or a timedelta) from "
+        f"{MIN_CACHE_HEARTBEAT:g} to {MAX_CACHE_HEARTBEAT:g}: {{value!r}}.",
+        "A lost notification is noticed within two heartbeats. Leave it unset for the default "
+        "(1 second).",
+    ),
+    "logout_rules.W070": (
+        Warning,
+        "LOGOUT_RULES_CACHE_NOTIFICATIONS is on but the policy cache '{alias}' ({backend}) cannot "
+        "send notifications: every request reads the generation tokens from it.",
+        "Notifications need Redis (Django's RedisCache, or django-redis with its default or "
+        "Sentinel client). Remove the setting to silence this for other caches.",
+    ),
+    "logout_rules.W071": (
+        Warning,
+        "The policy cache '{alias}' uses django-redis's {client}, which the notification channel "
+        "does not support: every request reads the generation tokens from Redis.",
+        "Use django-redis's DefaultClient (or SentinelClient) for the policy cache alias, or set "
+        "LOGOUT_RULES_CACHE_NOTIFICATIONS = False to silence this.",
     ),
     "logout_rules.E040": (
         Error,
@@ -437,12 +472,30 @@ def check_cache(**kwargs: Any) -> list[CheckMessage]:
             )
         ]
     backend = str(caches_setting[alias].get("BACKEND", ""))
+    errors = _check_notifications(alias, caches_setting[alias])
     if backend == DUMMY_CACHE:
-        return [message("logout_rules.W023", alias=alias)]
+        return [message("logout_rules.W023", alias=alias), *errors]
     if backend in PER_PROCESS_BACKENDS:
         # Under DEBUG (runserver) the same problem has another face: the commands' changes.
         check_id = "logout_rules.W024" if settings.DEBUG else "logout_rules.W022"
-        return [message(check_id, alias=alias, backend=backend)]
+        return [message(check_id, alias=alias, backend=backend), *errors]
+    return errors
+
+
+def _check_notifications(alias: str, cache: Mapping[str, Any]) -> list[CheckMessage]:
+    """What the notification channel can do with the policy cache (``notifications.py``)."""
+    notify = getattr(settings, "LOGOUT_RULES_CACHE_NOTIFICATIONS", None)
+    if notify is False or not isinstance(cache, Mapping):
+        return []
+    backend = str(cache.get("BACKEND", ""))
+    if backend == DJANGO_REDIS_PACKAGE_CACHE:
+        options = cache.get("OPTIONS") or {}
+        client = options.get("CLIENT_CLASS") if isinstance(options, Mapping) else None
+        if client is None or client in DJANGO_REDIS_CLIENTS:
+            return []
+        return [message("logout_rules.W071", alias=alias, client=client)]
+    if notify is True and backend not in (DJANGO_REDIS_CACHE, LOCMEM_CACHE):
+        return [message("logout_rules.W070", alias=alias, backend=backend)]
     return []
 
 
@@ -471,6 +524,14 @@ def check_app_settings(**kwargs: Any) -> list[CheckMessage]:
     if hasattr(settings, "LOGOUT_RULES_PASSIVE_URLS"):
         errors.extend(_check_passive(_setting("LOGOUT_RULES_PASSIVE_URLS")))
     errors.extend(_check_revocation_settings())
+    if hasattr(settings, "LOGOUT_RULES_CACHE_NOTIFICATIONS"):
+        value = _setting("LOGOUT_RULES_CACHE_NOTIFICATIONS")
+        if not isinstance(value, bool):
+            errors.append(message("logout_rules.E070", value=value))
+    if hasattr(settings, "LOGOUT_RULES_CACHE_HEARTBEAT"):
+        value = _setting("LOGOUT_RULES_CACHE_HEARTBEAT")
+        if cache_heartbeat(value) is None:
+            errors.append(message("logout_rules.E071", value=value))
     if hasattr(settings, "LOGOUT_RULES_IMPORT_MAX_BYTES"):
         value = _setting("LOGOUT_RULES_IMPORT_MAX_BYTES")
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:

@@ -55,6 +55,11 @@ MAX_CACHE_PREFIX_LENGTH = 100
 DEFAULT_REVOKED_MESSAGE = gettext_lazy("You have been signed out.")
 #: How often an open page asks the status endpoint whether its session was ended (seconds).
 DEFAULT_STATUS_POLL = 60.0
+#: Seconds between two heartbeats of the cache notification channel (``notifications``).
+DEFAULT_CACHE_HEARTBEAT = 1.0
+#: The accepted heartbeats: a lost notification is noticed within two heartbeats.
+MIN_CACHE_HEARTBEAT = 0.05
+MAX_CACHE_HEARTBEAT = 60.0
 #: The largest rule-set file an import reads (admin upload or ``logout_rules import``): 10 MiB.
 DEFAULT_IMPORT_MAX_BYTES = 10 * 1024 * 1024
 #: How long the audit trail keeps logout events by default (``logout_rules prune``): 90 days.
@@ -132,6 +137,27 @@ def _cache_timeout(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         return DEFAULT_CACHE_TIMEOUT
     return value if value <= MAX_CACHE_TIMEOUT else DEFAULT_CACHE_TIMEOUT
+
+
+def _cache_notifications(value: object) -> bool:
+    return value if isinstance(value, bool) else True
+
+
+def cache_heartbeat(value: object) -> float | None:
+    """A heartbeat in seconds (int, float or ``timedelta``) within the accepted range, else
+    ``None``."""
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not MIN_CACHE_HEARTBEAT <= value <= MAX_CACHE_HEARTBEAT:
+        return None
+    return float(value)
+
+
+def _cache_heartbeat(value: object) -> float:
+    heartbeat = cache_heartbeat(value)
+    return DEFAULT_CACHE_HEARTBEAT if heartbeat is None else heartbeat
 
 
 def usable_cache_prefix(value: str) -> bool:
@@ -309,6 +335,16 @@ class Settings:
     @property
     def CACHE_PREFIX(self) -> str:
         return self._read("LOGOUT_RULES_CACHE_PREFIX", _cache_prefix)
+
+    @property
+    def CACHE_NOTIFICATIONS(self) -> bool:
+        """Whether a Redis policy cache keeps the tokens valid by notifications (default on)."""
+        return self._read("LOGOUT_RULES_CACHE_NOTIFICATIONS", _cache_notifications)
+
+    @property
+    def CACHE_HEARTBEAT(self) -> float:
+        """Seconds between two heartbeats of the notification channel."""
+        return self._read("LOGOUT_RULES_CACHE_HEARTBEAT", _cache_heartbeat)
 
     @property
     def IMPORT_MAX_BYTES(self) -> int:

@@ -37,16 +37,36 @@ def get_layer(user_id: object) -> policy.Layer:
 
     On a database failure: the last cached value (even if invalidated since), else no database
     rules at all (``settings.AUTO_LOGOUT`` alone applies).
+
+    While this thread's connection holds uncommitted changes of what feeds resolution (a view or
+    command that edits rules and resolves in one transaction), the layer is loaded from the
+    database for this call alone: it reflects rows that a rollback may still discard and that no
+    other connection sees, so it is neither cached nor taken from the cache.
     """
+    if cache.has_pending_changes():
+        layer = _load_layer_safely(user_id)
+        if layer is None:
+            return _best_cached(cache.lookup(user_id))
+        return cache.intern_layer(layer)
+    layer = cache.cached_layer(user_id)
+    if layer is not None:
+        return layer
     found = cache.lookup(user_id)
     if found.layer is not None:
         return found.layer
     tokens = cache.tokens_for_store(user_id, found)
     layer = _load_layer_safely(user_id)
     if layer is None:
-        return found.stale if found.stale is not None else policy.EMPTY_LAYER
+        return _best_cached(found)
     cache.store(user_id, tokens, layer)
     return cache.intern_layer(layer)
+
+
+def _best_cached(found: cache.Lookup) -> policy.Layer:
+    """When the database fails: the cached layer, even one invalidated since, else none."""
+    if found.layer is not None:
+        return found.layer
+    return found.stale if found.stale is not None else policy.EMPTY_LAYER
 
 
 #: ``(id(layer), id(settings rule), id(ceilings))`` → ``(layer, settings rule, ceilings, merged

@@ -41,9 +41,12 @@ def _clean_caches():
     for alias in caches:
         caches[alias].clear()
     policy_cache._pending.__dict__.clear()
+    # A cleared Redis sends no notification: start each test with a fresh memo of the tokens.
+    policy_cache.reset_token_memo()
     yield
     for alias in caches:
         caches[alias].clear()
+    policy_cache.reset_token_memo()
 
 
 @pytest.fixture

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+from typing import Any
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, User
+from django.test import TestCase
 
 from logout_rules.models import (
     GlobalLogoutRule,
@@ -81,3 +85,10 @@ class SessionRevocationFactory(factory.django.DjangoModelFactory[SessionRevocati
         model = SessionRevocation
 
     reason = "test"
+
+
+def committed() -> AbstractContextManager[Any]:
+    """Run the on-commit callbacks of what the block changes, as a commit would (the rows stay
+    in the test's transaction). pytest-django's ``django_capture_on_commit_callbacks(execute=True)``
+    for helpers that take no fixtures."""
+    return TestCase.captureOnCommitCallbacks(execute=True)

@@ -75,16 +75,25 @@ if DATABASE_URL_ENGINE == "postgresql":
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 
-if os.environ.get("LOGOUT_RULES_TEST_CACHE") == "redis":
+#: ``redis``: Django's RedisCache; ``django-redis``: django-redis's client (both on the same URL).
+REDIS_BACKENDS = {
+    "redis": "django.core.cache.backends.redis.RedisCache",
+    "django-redis": "django_redis.cache.RedisCache",
+}
+if os.environ.get("LOGOUT_RULES_TEST_CACHE") in REDIS_BACKENDS:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": REDIS_BACKENDS[os.environ["LOGOUT_RULES_TEST_CACHE"]],
             "LOCATION": os.environ.get("LOGOUT_RULES_REDIS_URL", "redis://127.0.0.1:6379/1"),
             "KEY_PREFIX": os.environ.get("LOGOUT_RULES_REDIS_PREFIX", "logout_rules_tests"),
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if os.environ.get("LOGOUT_RULES_CACHE_HEARTBEAT"):  # the server processes of the channel tests
+    LOGOUT_RULES_CACHE_HEARTBEAT = float(os.environ["LOGOUT_RULES_CACHE_HEARTBEAT"])
+if os.environ.get("LOGOUT_RULES_CACHE_NOTIFICATIONS") == "off":  # the load test's comparison
+    LOGOUT_RULES_CACHE_NOTIFICATIONS = False
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -33,6 +33,13 @@ def idle(user) -> float | None:
     return resolver.get_policy(user.pk).idle_time
 
 
+def cached_idle(user) -> float | None:
+    """The idle time in the shared cache: what a request on another connection is served."""
+    layer = policy_cache.lookup(user.pk).layer
+    assert layer is not None
+    return layer.values.idle_time
+
+
 @pytest.fixture(autouse=True)
 def _no_settings_limits(settings):
     settings.AUTO_LOGOUT = {}
@@ -87,7 +94,9 @@ def test_group_rule_change_applies_after_commit(calls):
         rule.idle_time = timedelta(seconds=50)
         rule.save()
         assert calls == []  # nothing before the commit
-        assert idle(user) == 100  # other requests keep the committed value meanwhile
+        assert cached_idle(user) == 100  # other requests keep the committed value meanwhile
+        assert idle(user) == 50  # this connection sees its own change (never cached)
+        assert cached_idle(user) == 100
     assert calls == [("all", frozenset())]
     assert idle(user) == 50
 

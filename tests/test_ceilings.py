@@ -122,9 +122,9 @@ def test_auto_logout_is_bounded_too(get, settings, clock):
 
 
 def test_a_changed_ceiling_applies_to_the_next_request_despite_the_cached_policy(
-    settings, user, clock, logged_in_client
+    settings, user, clock, logged_in_client, committed
 ):
-    UserLogoutRuleFactory(user=user, idle_time=timedelta(hours=2))
+    committed(lambda: UserLogoutRuleFactory(user=user, idle_time=timedelta(hours=2)))
     assert logged_in(logged_in_client.get("/private/"))  # the policy is now cached (and merged)
     clock.advance(30 * MINUTE)
     with override_settings(LOGOUT_RULES_MAX_IDLE_TIME=20 * MINUTE):

@@ -182,8 +182,11 @@ def test_redis_down_logs_again_after_the_interval(
     assert len(errors("could not be read")) == 2
 
 
-def test_redis_down_async_stack(dead_cache, logged_in, user, clock, async_client, errors):
-    UserLogoutRuleFactory(user=user, session_time=timedelta(seconds=100))
+def test_redis_down_async_stack(
+    dead_cache, logged_in, user, clock, async_client, errors, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):  # committed: read through the cache
+        UserLogoutRuleFactory(user=user, session_time=timedelta(seconds=100))
     async_client.cookies = logged_in.cookies
     get = functools.partial(async_get, async_client)
     assert get("/private-async/").status_code == 200
@@ -224,9 +227,10 @@ def rule_queries_fail() -> Iterator[list[str]]:
 def test_database_error_falls_back_to_the_cached_value(
     logged_in, user, clock, errors, django_capture_on_commit_callbacks
 ):
-    staff = GroupFactory(name="staff")
-    rule = GroupLogoutRuleFactory(group=staff, idle_time=timedelta(seconds=60))
-    user.groups.add(staff)
+    with django_capture_on_commit_callbacks(execute=True):  # committed: cacheable
+        staff = GroupFactory(name="staff")
+        rule = GroupLogoutRuleFactory(group=staff, idle_time=timedelta(seconds=60))
+        user.groups.add(staff)
     assert logged_in.get("/private/").status_code == 200  # cached: idle 60 s
     with django_capture_on_commit_callbacks(execute=True):
         rule.idle_time = timedelta(seconds=300)

@@ -35,7 +35,7 @@ from logout_rules.models import GroupLogoutRule, UserLogoutRule
 from logout_rules.resources import format_duration_cell
 
 from .services.http import Browser
-from .services.servers import ROOT, Server, server_env, start
+from .services.servers import ROOT, Server, gunicorn_and_uvicorn, server_env
 
 SERVICES = (
     settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
@@ -60,20 +60,10 @@ PAST_STRICT_LIMIT = 1.3
 @pytest.fixture(scope="module")
 def servers(django_db_setup, tmp_path_factory) -> Iterator[tuple[Server, Server]]:
     env = server_env(connection.settings_dict["NAME"])
-    log_dir = tmp_path_factory.mktemp("servers")
-    a = start("gunicorn", env, log_dir)
-    try:
-        b = start("uvicorn", env, log_dir)
-    except BaseException:
-        a.stop()
-        raise
-    try:
+    with gunicorn_and_uvicorn(env, tmp_path_factory.mktemp("servers")) as (a, b):
         yield a, b
-    finally:
-        a.stop()
-        b.stop()
-        for server in (a, b):
-            assert "Traceback" not in server.output(), server.output()
+    for server in (a, b):
+        assert "Traceback" not in server.output(), server.output()
 
 
 @pytest.fixture

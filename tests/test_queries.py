@@ -30,6 +30,7 @@ from .factories import (
     GroupLogoutRuleFactory,
     UserFactory,
     UserLogoutRuleFactory,
+    committed,
     global_rule,
 )
 
@@ -78,15 +79,22 @@ def mode(request) -> str:
 
 
 def ruled_user(groups: int, username: str = "ruled"):
-    """A user under every level: a global rule, ``groups`` group rules and a user rule."""
-    global_rule(idle_time=timedelta(minutes=30), message="Signed out.")
-    user = UserFactory(username=username)
-    for index in range(groups):
-        rule = GroupLogoutRuleFactory(
-            priority=1 + index % 3, idle_time=timedelta(minutes=10 + index), message=f"m{index}"
-        )
-        user.groups.add(rule.group)
-    UserLogoutRuleFactory(user=user, session_time=timedelta(hours=8))
+    """A user under every level: a global rule, ``groups`` group rules and a user rule.
+
+    The rows stay in the test's transaction, but their on-commit invalidations run as after a
+    commit: rules with pending (uncommitted) changes are never cached (tested in
+    ``test_pending.py``), and these tests measure the cache."""
+    with committed():
+        global_rule(idle_time=timedelta(minutes=30), message="Signed out.")
+        user = UserFactory(username=username)
+        for index in range(groups):
+            rule = GroupLogoutRuleFactory(
+                priority=1 + index % 3,
+                idle_time=timedelta(minutes=10 + index),
+                message=f"m{index}",
+            )
+            user.groups.add(rule.group)
+        UserLogoutRuleFactory(user=user, session_time=timedelta(hours=8))
     return user
 
 

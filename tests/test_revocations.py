@@ -120,8 +120,8 @@ def statements(queries: CaptureQueriesContext) -> list[str]:
     ]
 
 
-def test_the_revocation_is_part_of_the_cached_layer(user):
-    SessionRevocationFactory(user=user, not_before=at(1000))
+def test_the_revocation_is_part_of_the_cached_layer(user, committed):
+    committed(lambda: SessionRevocationFactory(user=user, not_before=at(1000)))
     with CaptureQueriesContext(connection) as cold:
         effective = resolver.get_policy(user.pk)
     assert len(statements(cold)) == 4
@@ -152,7 +152,7 @@ def test_a_user_revocation_invalidates_that_user_only(committed):
 def test_a_group_revocation_invalidates_its_members_only(committed):
     staff = GroupFactory(name="staff")
     member, outsider = UserFactory(), UserFactory()
-    member.groups.add(staff)
+    committed(lambda: member.groups.add(staff))
     warm(member, outsider)
     committed(lambda: SessionRevocationFactory(group=staff))
     assert resolver.get_policy(member.pk).revocation is not None

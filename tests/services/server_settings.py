@@ -9,12 +9,15 @@ from typing import Any
 
 from tests.settings import *  # noqa: F403
 from tests.settings import DATABASES as TEST_DATABASES
+from tests.settings import MIDDLEWARE as TEST_MIDDLEWARE
 
 _default: dict[str, Any] = dict(TEST_DATABASES["default"])
 _default.update(NAME=os.environ["LOGOUT_RULES_SERVER_DB_NAME"], CONN_MAX_AGE=60)
 DATABASES = {"default": _default}
 DEBUG = False
 ROOT_URLCONF = "tests.services.urls"
+# Which worker served a response, and when a rule change committed (the load test's timings).
+MIDDLEWARE = ["tests.services.stamps.StampMiddleware", *TEST_MIDDLEWARE]
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 LOGGING = {
     "version": 1,

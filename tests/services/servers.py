@@ -10,7 +10,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -77,6 +78,22 @@ def command(kind: str, port: int, workers: int) -> list[str]:
             "--log-level", "warning", "--no-access-log", "--lifespan", "off",
         ]  # fmt: skip
     raise ValueError(kind)
+
+
+@contextmanager
+def gunicorn_and_uvicorn(env: Mapping[str, str], log_dir: Path) -> Iterator[tuple[Server, Server]]:
+    """Process A (gunicorn, one sync worker) and process B (uvicorn), both stopped at the end."""
+    a = start("gunicorn", env, log_dir)
+    try:
+        b = start("uvicorn", env, log_dir)
+    except BaseException:
+        a.stop()
+        raise
+    try:
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
 
 
 def start(

@@ -8,6 +8,7 @@ import time
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
+from tests.services import stamps
 from tests.urls import urlpatterns as test_urlpatterns
 
 
@@ -18,4 +19,8 @@ def slow(request: HttpRequest) -> HttpResponse:
     return HttpResponse(f"slow {user}")
 
 
-urlpatterns = [path("slow/", slow), *test_urlpatterns]
+urlpatterns = [
+    path("slow/", slow),
+    path("probe/<int:user_id>/", stamps.probe),
+    *test_urlpatterns,
+]
