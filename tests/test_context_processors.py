@@ -49,7 +49,9 @@ def test_redirect_script_tag(logged_in, clock, settings, without_csp_middleware)
     assert "<script>" not in content  # nothing inline
 
 
-def test_redirect_flag_without_limit_gives_the_polling_script(logged_in, settings):
+def test_redirect_flag_without_limit_gives_the_polling_script(
+    logged_in, settings, without_csp_middleware
+):
     """No deadline to leave at, but a revocation to find out about: the page asks status."""
     settings.AUTO_LOGOUT = {"REDIRECT_TO_LOGIN_IMMEDIATELY": True}
     context = render_page(logged_in).context
