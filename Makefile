@@ -24,9 +24,17 @@ demo: $(STAMP)
 	@echo "Serving the demo at http://127.0.0.1:8000 (Ctrl+C to stop)"
 	cd sample_site && ../$(PY) manage.py runserver 127.0.0.1:8000
 
+# The suite runs in two parts that together are all of it: the tests that only compute, in
+# PYTEST_WORKERS parallel processes (pytest-xdist: CI has 2 cores), then one at a time those that
+# drive a browser or start servers (they wait on real time and must not be starved of CPU).
+PYTEST_WORKERS ?= 2
+PARALLEL := -n $(PYTEST_WORKERS) -m "not browser and not multiprocess"
+SERIAL := -m "browser or multiprocess"
+
 test: $(STAMP)
 	PYTHONPATH=. $(PY) -m django makemigrations --check --dry-run --settings=tests.settings
-	$(BIN)/pytest --cov --cov-report=term
+	$(BIN)/pytest $(PARALLEL) --cov --cov-report=
+	$(BIN)/pytest $(SERIAL) --cov --cov-append --cov-report=term
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -39,7 +47,8 @@ SERVICES_ENV := LOGOUT_RULES_TEST_DB=postgresql LOGOUT_RULES_TEST_CACHE=redis
 
 test-services: $(STAMP)
 	$(PY) -m tests.services.precheck
-	$(SERVICES_ENV) $(BIN)/pytest -p no:cacheprovider
+	$(SERVICES_ENV) $(BIN)/pytest -p no:cacheprovider $(PARALLEL)
+	$(SERVICES_ENV) $(BIN)/pytest -p no:cacheprovider $(SERIAL)
 
 # The version matrix (noxfile.py): Python 3.10 + Django 5.2, 3.12 + 6.0 and 3.13 + 6.1 (the whole
 # suite, browser and multiprocess included, on the services), on pyenv's interpreters. -R reuses the

@@ -43,6 +43,9 @@ ROOT = Path(__file__).resolve().parent
 PAIRS = (("3.10", "5.2"), ("3.12", "6.0"), ("3.13", "6.1"))
 #: The pair that runs the whole suite on the services.
 WHOLE_SUITE = PAIRS[-1]
+#: The tests that only compute (run in parallel) and those that wait on real time (one at a time).
+PARALLEL = "not browser and not multiprocess"
+SERIAL = "browser or multiprocess"
 #: In the ``dev`` extra but only needed by ``make lint``; nox does not run inside a session.
 LEAVE_OUT = {"ruff", "mypy", "django-stubs", "types-pyyaml", "nox"}
 #: The Redis client lets the fault tests use Django's Redis cache backend (at a closed port).
@@ -147,13 +150,16 @@ def tests(session: nox.Session, django: str) -> None:
         "import django, sys; print('Django', django.get_version(), 'on Python', sys.version)",
     )
     env = {"PYTHONDONTWRITEBYTECODE": "1"}
-    markers: list[str] = []
     if whole:
         env.update(services_env())
         session.run("python", "-m", "tests.services.precheck", env=env)
-    else:
-        markers = ["-m", "not browser and not multiprocess"]
-    session.run("pytest", "-p", "no:cacheprovider", *markers, *session.posargs, env=env)
+    # As in `make test`: the tests that only compute in parallel processes (pytest-xdist), then,
+    # for the whole suite, those that drive a browser or start servers, one at a time.
+    workers = os.environ.get("PYTEST_WORKERS", "2")
+    pytest = ("pytest", "-p", "no:cacheprovider")
+    session.run(*pytest, "-n", workers, "-m", PARALLEL, *session.posargs, env=env)
+    if whole:
+        session.run(*pytest, "-m", SERIAL, *session.posargs, env=env)
 
 
 @nox.session(python=WHOLE_SUITE[0])
