@@ -81,9 +81,9 @@ REDIS_BACKENDS = {
     "django-redis": "django_redis.cache.RedisCache",
 }
 REDIS_URL = os.environ.get("LOGOUT_RULES_REDIS_URL", "redis://127.0.0.1:6379/1")
-#: ``pytest -n`` (pytest-xdist) runs the suite in worker processes ``gw0``, ``gw1``, ...: each gets a
-#: test database of its own (pytest-django adds the suffix) and the Redis database after the
-#: previous worker's, because clearing a Redis cache empties its whole database (``FLUSHDB``).
+#: ``pytest -n`` (pytest-xdist) runs the suite in worker processes ``gw0``, ``gw1``, ...: each
+#: gets a test database of its own (pytest-django adds the suffix) and the Redis database after
+#: the previous worker's, because clearing a Redis cache empties its whole database (FLUSHDB).
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 if XDIST_WORKER.startswith("gw"):
     _server, _, _number = REDIS_URL.rpartition("/")
