@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import importlib
 from io import StringIO
+from types import SimpleNamespace
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.management import call_command
+from django.db import connection
 
 from logout_rules.models import GlobalLogoutRule
 
@@ -17,4 +21,10 @@ def test_no_missing_migrations():
 
 @pytest.mark.django_db
 def test_data_migration_creates_the_global_row():
-    assert GlobalLogoutRule.objects.filter(pk=1).exists()
+    migration = importlib.import_module("logout_rules.migrations.0002_create_global_rule")
+    editor = SimpleNamespace(connection=connection)
+    GlobalLogoutRule.objects.all().delete()
+    migration.create_global_rule(django_apps, editor)
+    assert list(GlobalLogoutRule.objects.values_list("pk", flat=True)) == [1]
+    migration.create_global_rule(django_apps, editor)  # migrating again changes nothing
+    assert GlobalLogoutRule.objects.count() == 1
