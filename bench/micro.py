@@ -58,6 +58,7 @@ def pieces(user: Any, request: Any) -> dict[str, Callable[[], object]]:
             request, response
         ),
         "  resolver.get_policy": lambda: resolver.get_policy(user_id),
+        "    cache.has_pending_changes": cache.has_pending_changes,
         "    cache.cached_layer": lambda: cache.cached_layer(user_id),
         "    memo.begin (channel check)": channel_begin,
         "    conf.settings_rule (AUTO_LOGOUT)": lambda: conf.settings_rule,
@@ -69,6 +70,10 @@ def pieces(user: Any, request: Any) -> dict[str, Callable[[], object]]:
         ),
         "  conf.ACTIVITY_RESOLUTION": lambda: conf.ACTIVITY_RESOLUTION,
         "  session.user_id": lambda: session_store.user_id(store),
+        "  session.usable_user_id": lambda: session_store.usable_user_id(user_id),
+        "  RequestState(...)": lambda: middleware.RequestState(
+            user_id, effective, now, times.login_at, times.activity_at, False
+        ),
         "  clock.now": clock.now,
     }
 
