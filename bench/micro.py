@@ -54,9 +54,7 @@ def pieces(user: Any, request: Any) -> dict[str, Callable[[], object]]:
 
     return {
         "check_request (whole request phase)": lambda: middleware.check_request(request),
-        "pending_activity (response phase)": lambda: middleware.pending_activity(
-            request, response
-        ),
+        "pending_activity (response phase)": lambda: middleware.pending_activity(request, response),
         "  resolver.get_policy": lambda: resolver.get_policy(user_id),
         "    cache.has_pending_changes": cache.has_pending_changes,
         "    cache.cached_layer": lambda: cache.cached_layer(user_id),

@@ -270,9 +270,7 @@ def test_without_the_endpoints_there_is_no_polling(logged_in, settings):
     assert "data-status-poll" not in page_attributes(logged_in)
 
 
-def test_a_user_without_limits_gets_the_polling_script(
-    logged_in, settings, without_csp_middleware
-):
+def test_a_user_without_limits_gets_the_polling_script(logged_in, settings, without_csp_middleware):
     """A revocation applies whatever the limits: the open page must find out by itself."""
     settings.AUTO_LOGOUT = {"REDIRECT_TO_LOGIN_IMMEDIATELY": True}
     settings.LOGOUT_RULES_STATUS_POLL = 30
