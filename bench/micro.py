@@ -52,6 +52,13 @@ def pieces(user: Any, request: Any) -> dict[str, Callable[[], object]]:
     def channel_begin() -> object:
         return None if memo is None else memo.begin()
 
+    found: dict[str, Callable[[], object]] = {}
+    if hasattr(session_store, "stored_times"):  # (absent before the warm path's shortcuts)
+        found["  session.stored_times"] = lambda: session_store.stored_times(store, now)
+    if hasattr(policy, "alive"):
+        found["  policy.alive"] = lambda: policy.alive(
+            effective, now, times.login_at, times.activity_at
+        )
     return {
         "check_request (whole request phase)": lambda: middleware.check_request(request),
         "pending_activity (response phase)": lambda: middleware.pending_activity(request, response),
@@ -73,6 +80,7 @@ def pieces(user: Any, request: Any) -> dict[str, Callable[[], object]]:
             user_id, effective, now, times.login_at, times.activity_at, False
         ),
         "  clock.now": clock.now,
+        **found,
     }
 
 
