@@ -64,16 +64,26 @@ def usable_user_id(value: object) -> bool:
     reaches a query, where it would raise."""
     if not isinstance(value, str):
         return False
+    if type(value) is str and value in _usable_ids:
+        return True
     try:
         _user_pk_to_python()(value)
     except (ValidationError, ValueError, TypeError, OverflowError):
         return False
+    if type(value) is str:
+        if len(_usable_ids) >= USABLE_IDS_MEMO_SIZE:
+            _usable_ids.clear()
+        _usable_ids.add(value)
     return True
 
 
 #: The user model's ``pk.to_python``, looked up once (``get_user_model()`` costs more than the
 #: rest of this check) and forgotten when ``AUTH_USER_MODEL`` changes (``override_settings``).
 _pk_to_python: list[Callable[[object], object]] = []
+#: The ids already found usable (they would be checked on every request of their sessions), for
+#: the same user model: forgotten with it.
+_usable_ids: set[str] = set()
+USABLE_IDS_MEMO_SIZE = 10_000
 
 
 def _user_pk_to_python() -> Callable[[object], object]:
@@ -85,6 +95,7 @@ def _user_pk_to_python() -> Callable[[object], object]:
 def _forget_user_model(*, setting: str, **kwargs: Any) -> None:
     if setting == "AUTH_USER_MODEL":
         _pk_to_python.clear()
+        _usable_ids.clear()
 
 
 setting_changed.connect(_forget_user_model, dispatch_uid="logout_rules.session.user_model")

@@ -126,3 +126,22 @@ def test_stored_times_is_read_times_of_a_session_that_holds_both_times(login, ac
     both_floats = type(login) is float and type(activity) is float
     if both_floats and not times.garbage:
         assert found is not None  # the common case takes the shortcut
+
+
+def test_usable_user_ids_are_remembered_for_one_user_model_only(monkeypatch):
+    """An id found usable is not checked again, until ``AUTH_USER_MODEL`` changes."""
+    from django.core.signals import setting_changed
+
+    assert s.usable_user_id("12")
+    assert not s.usable_user_id("twelve")
+    assert not s.usable_user_id(12)
+    setting_changed.send(sender=None, setting="AUTH_USER_MODEL", value="x.Y", enter=True)
+    assert s._usable_ids == set()
+
+    def text_only(value: object) -> object:
+        raise ValueError(value)  # a user model whose primary key "12" is not
+
+    monkeypatch.setattr(s, "_pk_to_python", [text_only])
+    assert not s.usable_user_id("12")
+    setting_changed.send(sender=None, setting="AUTH_USER_MODEL", value="auth.User", enter=False)
+    assert s.usable_user_id("12")
