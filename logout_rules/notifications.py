@@ -161,9 +161,8 @@ class Channel:
         # Health, as seen by requests.
         self.trusted_until = 0.0  # monotonic; trusted while now is before it
         self.busy = False  # the listener is reading its socket
-        #: The subscription's socket, and a poller registered for it (see ``_sock``).
-        self._socket: Any = None
-        self._poller: _Poller | None = None
+        #: The subscription's socket and a poller registered for it, set together (``_sock``).
+        self._watch: tuple[Any, _Poller] | None = None
         # The listener's own state.
         self._connection: Any = None
         self._last_sequence: int | None = None
@@ -194,11 +193,14 @@ class Channel:
         if time.monotonic() >= self.trusted_until:
             self.start()
             return None
-        poller = self._poller
-        if poller is None:
+        watch = self._watch
+        if watch is None:
             return None
+        sock, poller = watch
         try:
-            if poller.poll(0):
+            # A closed socket leaves ``epoll`` without a word (``select`` would raise): its
+            # ``fileno()`` says so.
+            if poller.poll(0) or sock.fileno() < 0:
                 return None
         except (OSError, ValueError):  # closed meanwhile
             return None
@@ -231,17 +233,15 @@ class Channel:
     def _sock(self) -> Any:
         """The subscription's socket (``None`` while not subscribed). Setting it registers a new
         poller for requests to check it with (and closes the previous one)."""
-        return self._socket
+        watch = self._watch
+        return None if watch is None else watch[0]
 
     @_sock.setter
     def _sock(self, sock: Any) -> None:
-        previous = self._poller
-        self._poller = None
-        self._socket = sock
-        if sock is not None:
-            self._poller = _poller(sock)
+        previous = self._watch
+        self._watch = None if sock is None else (sock, _poller(sock))
         if previous is not None:
-            previous.close()
+            previous[1].close()
 
     # --- invalidation -------------------------------------------------------------------------
 
