@@ -179,7 +179,11 @@ class Policy:
     @property
     def enforced(self) -> bool:
         """Whether sessions of this user must be judged at all (a limit or a revocation)."""
-        return self.has_limit or self.revocation is not None
+        return (
+            self.idle_time is not None
+            or self.session_time is not None
+            or self.revocation is not None
+        )  # ``has_limit``, inlined: asked on every request
 
     def source(self, name: str) -> Source:
         return self.sources[FIELDS.index(name)]
