@@ -44,13 +44,25 @@ def get_layer(user_id: object) -> policy.Layer:
     other connection sees, so it is neither cached nor taken from the cache.
     """
     if cache.has_pending_changes():
-        layer = _load_layer_safely(user_id)
-        if layer is None:
-            return _best_cached(cache.lookup(user_id))
-        return cache.intern_layer(layer)
+        return _uncommitted_layer(user_id)
     layer = cache.cached_layer(user_id)
     if layer is not None:
         return layer
+    return _missed_layer(user_id)
+
+
+def _uncommitted_layer(user_id: object) -> policy.Layer:
+    """``get_layer`` while this connection holds uncommitted changes: from the database, for
+    this call alone."""
+    layer = _load_layer_safely(user_id)
+    if layer is None:
+        return _best_cached(cache.lookup(user_id))
+    return cache.intern_layer(layer)
+
+
+def _missed_layer(user_id: object) -> policy.Layer:
+    """``get_layer`` when this process's memo cannot vouch for the cached layer: one round trip,
+    and the database on a miss."""
     found = cache.lookup(user_id)
     if found.layer is not None:
         return found.layer
@@ -81,7 +93,12 @@ MERGED_MEMO_SIZE = 4096
 
 def get_policy(user_id: object) -> policy.Policy:
     """The effective policy for a user id (settings and ceilings merged at call time)."""
-    layer = get_layer(user_id)
+    # ``get_layer``, inlined: the warm request's path has as few calls as it can.
+    if cache.has_pending_changes():
+        layer = _uncommitted_layer(user_id)
+    else:
+        found = cache.cached_layer(user_id)
+        layer = _missed_layer(user_id) if found is None else found
     settings_rule = conf.settings_rule
     ceilings = conf.ceilings
     hit = _merged.get(id(layer))
