@@ -359,7 +359,11 @@ class Settings:
     @property
     def ACTIVITY_RESOLUTION(self) -> float | None:
         """Seconds between activity writes; ``None`` means the default (see ``policy``)."""
-        return self._read("LOGOUT_RULES_ACTIVITY_RESOLUTION", _activity_resolution)
+        try:  # ``_read``, inlined: asked on every request
+            value: float | None = self._parsed["LOGOUT_RULES_ACTIVITY_RESOLUTION"]
+        except KeyError:
+            value = self._read("LOGOUT_RULES_ACTIVITY_RESOLUTION", _activity_resolution)
+        return value
 
     @property
     def REVOKED_MESSAGE(self) -> str:

@@ -230,27 +230,33 @@ def check_request(request: HttpRequest) -> HttpResponseBase | None:
     if not effective.enforced:
         setattr(request, POLICY_ATTRIBUTE, (user_id, effective))
         return None
-    times = session_store.read_times(store, now, _last_login(request))
-    if times.garbage:
-        return log_out(request, effective, "session")
-    verdict = policy.judge(effective, now, times.login_at, times.activity_at)
-    if verdict.expired:
-        assert verdict.reason is not None
-        return log_out(request, effective, verdict.reason, times.login_at)
-    if times.adopted:
+    # The warm path: both of our times stored, and the session alive (no verdict to build).
+    times: session_store.Times | None = None
+    stamps = session_store.stored_times(store, now)
+    if stamps is None:
+        times = session_store.read_times(store, now, _last_login(request))
+        if times.garbage:
+            return log_out(request, effective, "session")
+        login_at, activity_at = times.login_at, times.activity_at
+    else:
+        login_at, activity_at = stamps
+    if not policy.alive(effective, now, login_at, activity_at):
+        verdict = policy.judge(effective, now, login_at, activity_at)
+        if verdict.expired:
+            assert verdict.reason is not None
+            return log_out(request, effective, verdict.reason, login_at)
+    if times is not None and times.adopted:
         session_store.adopt(store, times)
     setattr(
         request,
         STATE_ATTRIBUTE,
         RequestState(
-            user_id=user_id,
-            policy=effective,
-            now=now,
-            login_at=times.login_at,
-            activity_at=times.activity_at,
-            activity_due=policy.activity_due(
-                effective, now, times.activity_at, conf.ACTIVITY_RESOLUTION
-            ),
+            user_id,
+            effective,
+            now,
+            login_at,
+            activity_at,
+            policy.activity_due(effective, now, activity_at, conf.ACTIVITY_RESOLUTION),
         ),
     )
     return None
@@ -265,10 +271,12 @@ def pending_activity(request: HttpRequest, response: HttpResponseBase) -> float 
     session (so the whole session is about to be saved), the activity this request loaded is
     written back too, so that ``record_activity`` can keep a newer one stored meanwhile.
     """
-    state = get_state(request)
+    state: RequestState | None = getattr(request, STATE_ATTRIBUTE, None)  # ``get_state``
     if state is None:
         return None
     store = request.session
+    if not state.activity_due and not store.modified:
+        return None  # the common case: nothing due, and the session is not saved
     if session_store.user_id(store) != state.user_id:
         return None  # the view logged out (or in as someone else): nothing of ours to record
     if state.activity_due and response.status_code not in REFUSED_STATUSES and is_activity(request):

@@ -35,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 logger = logging.getLogger("logout_rules")
 
@@ -161,7 +161,8 @@ class Channel:
         # Health, as seen by requests.
         self.trusted_until = 0.0  # monotonic; trusted while now is before it
         self.busy = False  # the listener is reading its socket
-        self._sock: Any = None
+        #: The subscription's socket and a poller registered for it, set together (``_sock``).
+        self._watch: tuple[Any, _Poller] | None = None
         # The listener's own state.
         self._connection: Any = None
         self._last_sequence: int | None = None
@@ -183,18 +184,23 @@ class Channel:
 
         Not trusted: no successful heartbeat for two heartbeats, or data on the subscription not
         yet applied (in the socket, or being read by the listener). Checking the socket costs one
-        ``select`` with timeout 0; the version is read first and again last, so anything applied
-        meanwhile makes this request read the cache.
+        poll with timeout 0 (``epoll`` where there is one: registered once per connection, it is
+        the cheapest system call for it); the version is read first and again last, so anything
+        applied meanwhile (a reconnection too: the memo is dropped before the socket is closed)
+        makes this request read the cache.
         """
         version = self.version
         if time.monotonic() >= self.trusted_until:
             self.start()
             return None
-        sock = self._sock
-        if sock is None:
+        watch = self._watch
+        if watch is None:
             return None
+        sock, poller = watch
         try:
-            if select.select((sock,), (), (), 0)[0]:
+            # A closed socket leaves ``epoll`` without a word (``select`` would raise): its
+            # ``fileno()`` says so.
+            if poller.poll(0) or sock.fileno() < 0:
                 return None
         except (OSError, ValueError):  # closed meanwhile
             return None
@@ -222,6 +228,20 @@ class Channel:
             if len(self.user_tokens) >= MEMO_SIZE:
                 self.user_tokens.clear()
             self.user_tokens[str(user_id)] = user_token
+
+    @property
+    def _sock(self) -> Any:
+        """The subscription's socket (``None`` while not subscribed). Setting it registers a new
+        poller for requests to check it with (and closes the previous one)."""
+        watch = self._watch
+        return None if watch is None else watch[0]
+
+    @_sock.setter
+    def _sock(self, sock: Any) -> None:
+        previous = self._watch
+        self._watch = None if sock is None else (sock, _poller(sock))
+        if previous is not None:
+            previous[1].close()
 
     # --- invalidation -------------------------------------------------------------------------
 
@@ -470,6 +490,59 @@ class Channel:
                     if current != memo:
                         raise Resync("the global token changed without a notification")
             self.trusted_until = started + 2 * self.heartbeat
+
+
+class _Poller(Protocol):
+    def poll(self, timeout: float) -> list[Any]: ...
+
+    def close(self) -> None: ...
+
+
+class _SelectPoller:
+    """``select`` on one socket, where there is neither ``epoll`` nor ``poll`` (Windows)."""
+
+    def __init__(self, sock: Any) -> None:
+        self._socks: tuple[Any, ...] | None = (sock,)
+
+    def poll(self, timeout: float) -> list[Any]:
+        if self._socks is None:
+            raise ValueError("closed poller")
+        return select.select(self._socks, (), (), timeout)[0]
+
+    def close(self) -> None:
+        self._socks = None
+
+
+class _PollPoller:
+    """``select.poll`` on one socket (where there is no ``epoll``)."""
+
+    def __init__(self, sock: Any) -> None:
+        self._poll: Any = select.poll()
+        self._poll.register(sock, select.POLLIN)
+
+    def poll(self, timeout: float) -> list[Any]:
+        if self._poll is None:
+            raise ValueError("closed poller")
+        return self._poll.poll(timeout)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self._poll = None
+
+
+def _poller(sock: Any) -> _Poller:
+    """Something whose ``poll(0)`` is non-empty when ``sock`` has data to read (or is closed,
+    or failed); ``epoll`` (level-triggered) where there is one."""
+    if hasattr(select, "epoll"):
+        epoll = select.epoll()
+        try:
+            epoll.register(sock, select.EPOLLIN)
+        except BaseException:
+            epoll.close()
+            raise
+        return epoll
+    if hasattr(select, "poll"):
+        return _PollPoller(sock)
+    return _SelectPoller(sock)
 
 
 def _payload(everyone: bool, user_ids: Collection[object]) -> str:

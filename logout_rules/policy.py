@@ -179,7 +179,11 @@ class Policy:
     @property
     def enforced(self) -> bool:
         """Whether sessions of this user must be judged at all (a limit or a revocation)."""
-        return self.has_limit or self.revocation is not None
+        return (
+            self.idle_time is not None
+            or self.session_time is not None
+            or self.revocation is not None
+        )  # ``has_limit``, inlined: asked on every request
 
     def source(self, name: str) -> Source:
         return self.sources[FIELDS.index(name)]
@@ -370,6 +374,22 @@ def judge(policy: Policy, now: float, login_at: float, activity_at: float) -> Ve
     )
 
 
+def alive(policy: Policy, now: float, login_at: float, activity_at: float) -> bool:
+    """Whether ``judge`` finds the session alive (not expired), without building its verdict: the
+    warm request's check (``judge`` then tells why a session that is not alive expired).
+
+    The very comparisons of ``judge``: ``limit - elapsed < 0`` is ``elapsed > limit`` for floats.
+    """
+    revocation = policy.revocation
+    if revocation is not None and login_at <= revocation.not_before:
+        return False
+    idle_time = policy.idle_time
+    if idle_time is not None and now - activity_at > idle_time:
+        return False
+    session_time = policy.session_time
+    return session_time is None or not now - login_at > session_time
+
+
 #: The longest time between two activity writes when the idle limit is long.
 DEFAULT_MAX_RESOLUTION = 60.0
 #: The share of the idle limit used as the activity resolution by default.
@@ -391,9 +411,15 @@ def activity_resolution(idle_time: float | None, configured: float | None) -> fl
 
 def activity_due(policy: Policy, now: float, activity_at: float, configured: float | None) -> bool:
     """Whether this request should record activity (only when an idle limit applies)."""
-    if policy.idle_time is None:
+    idle_time = policy.idle_time
+    if idle_time is None:
         return False
-    return now - activity_at >= activity_resolution(policy.idle_time, configured)
+    if configured is None:  # ``activity_resolution``, inlined: this runs on every request
+        share = idle_time * DEFAULT_RESOLUTION_SHARE
+        resolution = DEFAULT_MAX_RESOLUTION if share >= DEFAULT_MAX_RESOLUTION else share
+    else:
+        resolution = min(configured, idle_time / 2)
+    return now - activity_at >= resolution
 
 
 def seconds_left(value: float | None) -> int | None:

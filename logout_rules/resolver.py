@@ -44,13 +44,25 @@ def get_layer(user_id: object) -> policy.Layer:
     other connection sees, so it is neither cached nor taken from the cache.
     """
     if cache.has_pending_changes():
-        layer = _load_layer_safely(user_id)
-        if layer is None:
-            return _best_cached(cache.lookup(user_id))
-        return cache.intern_layer(layer)
+        return _uncommitted_layer(user_id)
     layer = cache.cached_layer(user_id)
     if layer is not None:
         return layer
+    return _missed_layer(user_id)
+
+
+def _uncommitted_layer(user_id: object) -> policy.Layer:
+    """``get_layer`` while this connection holds uncommitted changes: from the database, for
+    this call alone."""
+    layer = _load_layer_safely(user_id)
+    if layer is None:
+        return _best_cached(cache.lookup(user_id))
+    return cache.intern_layer(layer)
+
+
+def _missed_layer(user_id: object) -> policy.Layer:
+    """``get_layer`` when this process's memo cannot vouch for the cached layer: one round trip,
+    and the database on a miss."""
     found = cache.lookup(user_id)
     if found.layer is not None:
         return found.layer
@@ -69,30 +81,33 @@ def _best_cached(found: cache.Lookup) -> policy.Layer:
     return found.stale if found.stale is not None else policy.EMPTY_LAYER
 
 
-#: ``(id(layer), id(settings rule), id(ceilings))`` → ``(layer, settings rule, ceilings, merged
-#: policy)``. Layers come interned from ``cache``, and the settings rule and the ceilings are conf's
-#: memos (new objects whenever a setting changes), so a warm request finds its policy here instead
-#: of merging again. Pure memoization of ``policy.merge`` (the objects are kept in the value, so an
-#: id cannot be reused while its entry exists): it cannot go stale.
-_merged: dict[
-    tuple[int, int, int], tuple[policy.Layer, policy.Rule, policy.Ceilings, policy.Policy]
-] = {}
+#: ``id(layer)`` → ``(layer, settings rule, ceilings, merged policy)``. Layers come interned from
+#: ``cache``, and the settings rule and the ceilings are conf's memos (new objects whenever a
+#: setting changes), so a warm request finds its policy here instead of merging again; an entry
+#: merged under other settings is replaced (the settings change seldom, and all at once). Pure
+#: memoization of ``policy.merge`` (the objects are kept in the value, so an id cannot be reused
+#: while its entry exists, and each is compared by identity): it cannot go stale.
+_merged: dict[int, tuple[policy.Layer, policy.Rule, policy.Ceilings, policy.Policy]] = {}
 MERGED_MEMO_SIZE = 4096
 
 
 def get_policy(user_id: object) -> policy.Policy:
     """The effective policy for a user id (settings and ceilings merged at call time)."""
-    layer = get_layer(user_id)
+    # ``get_layer``, inlined: the warm request's path has as few calls as it can.
+    if cache.has_pending_changes():
+        layer = _uncommitted_layer(user_id)
+    else:
+        found = cache.cached_layer(user_id)
+        layer = _missed_layer(user_id) if found is None else found
     settings_rule = conf.settings_rule
     ceilings = conf.ceilings
-    key = (id(layer), id(settings_rule), id(ceilings))
-    hit = _merged.get(key)
+    hit = _merged.get(id(layer))
     if hit is not None and hit[0] is layer and hit[1] is settings_rule and hit[2] is ceilings:
         return hit[3]
     effective = policy.merge(layer, settings_rule, ceilings)
     if len(_merged) >= MERGED_MEMO_SIZE:
         _merged.clear()
-    _merged[key] = (layer, settings_rule, ceilings, effective)
+    _merged[id(layer)] = (layer, settings_rule, ceilings, effective)
     return effective
 
 

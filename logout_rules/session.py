@@ -64,16 +64,26 @@ def usable_user_id(value: object) -> bool:
     reaches a query, where it would raise."""
     if not isinstance(value, str):
         return False
+    if type(value) is str and value in _usable_ids:
+        return True
     try:
         _user_pk_to_python()(value)
     except (ValidationError, ValueError, TypeError, OverflowError):
         return False
+    if type(value) is str:
+        if len(_usable_ids) >= USABLE_IDS_MEMO_SIZE:
+            _usable_ids.clear()
+        _usable_ids.add(value)
     return True
 
 
 #: The user model's ``pk.to_python``, looked up once (``get_user_model()`` costs more than the
 #: rest of this check) and forgotten when ``AUTH_USER_MODEL`` changes (``override_settings``).
 _pk_to_python: list[Callable[[object], object]] = []
+#: The ids already found usable (they would be checked on every request of their sessions), for
+#: the same user model: forgotten with it.
+_usable_ids: set[str] = set()
+USABLE_IDS_MEMO_SIZE = 10_000
 
 
 def _user_pk_to_python() -> Callable[[object], object]:
@@ -85,6 +95,7 @@ def _user_pk_to_python() -> Callable[[object], object]:
 def _forget_user_model(*, setting: str, **kwargs: Any) -> None:
     if setting == "AUTH_USER_MODEL":
         _pk_to_python.clear()
+        _usable_ids.clear()
 
 
 setting_changed.connect(_forget_user_model, dispatch_uid="logout_rules.session.user_model")
@@ -148,6 +159,20 @@ def _legacy_activity(session: Session, now: float) -> float | None:
     except (ValueError, OverflowError, OSError):
         return None
     return _timestamp(stamp, now)
+
+
+def stored_times(session: Session, now: float) -> tuple[float, float] | None:
+    """``read_times``'s common case, cheaper: ``(login_at, activity_at)`` when the session holds
+    both of our times as valid floats (what this app stores); ``None`` for anything else (then
+    ``read_times`` decides: derived, adopted or garbage). The same checks as ``_timestamp``:
+    ``0 <= stamp <= now + FUTURE_TOLERANCE`` is false for NaN and the infinities."""
+    login = session.get(LOGIN_KEY)
+    activity = session.get(ACTIVITY_KEY)
+    if type(login) is float and type(activity) is float:
+        latest = now + FUTURE_TOLERANCE
+        if 0.0 <= login <= latest and 0.0 <= activity <= latest:
+            return (login, login if login >= activity else activity)  # max(), as read_times
+    return None
 
 
 def read_times(session: Session, now: float, last_login: Callable[[], float | None]) -> Times:

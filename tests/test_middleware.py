@@ -186,6 +186,34 @@ def test_missing_auto_logout_setting(settings, logged_in, clock):
     assert logged_in.get("/page/").status_code == 200
 
 
+def test_a_changed_setting_judges_the_very_next_warm_request(settings, client, clock, db):
+    """The warm path's memos (the merge per layer, the settings rule, the ceilings) never outlive
+    a setting: each change below judges the request right after a warm one, 30 s idle."""
+
+    def warm_then_idle() -> None:
+        client.force_login(UserFactory())
+        assert client.get("/private/").status_code == 200  # warm: everything memoized
+        assert client.get("/private/").status_code == 200
+        clock.advance(30)
+
+    warm_then_idle()
+    settings.LOGOUT_RULES_MAX_IDLE_TIME = 20  # a ceiling below the idle time
+    assert client.get("/private/").status_code == 302
+    settings.LOGOUT_RULES_MAX_IDLE_TIME = None
+    warm_then_idle()
+    assert client.get("/private/").status_code == 200
+    clock.advance(30)
+    settings.AUTO_LOGOUT["IDLE_TIME"] = 20  # changed in place (no setting_changed)
+    assert client.get("/private/").status_code == 302
+    warm_then_idle()
+    settings.AUTO_LOGOUT = {"IDLE_TIME": 10}
+    assert client.get("/private/").status_code == 302
+    warm_then_idle()
+    del settings.AUTO_LOGOUT  # no limit at all (no setting_changed either)
+    clock.advance(10**6)
+    assert client.get("/private/").status_code == 200
+
+
 # --- after the logout ----------------------------------------------------------------------------
 
 

@@ -209,6 +209,70 @@ def test_untrusted_or_unsubscribed_memo_is_not_used(fake, monkeypatch):
         b.close()
 
 
+def _epoll(sock: Any) -> Any:
+    if not hasattr(__import__("select"), "epoll"):
+        pytest.skip("no epoll here")
+    return notifications._poller(sock)
+
+
+@pytest.mark.parametrize(
+    "make", [_epoll, notifications._PollPoller, notifications._SelectPoller],
+    ids=["epoll", "poll", "select"],
+)  # fmt: skip
+def test_every_poller_sees_unread_data_and_refuses_once_closed(make):
+    """The socket check of ``begin``, whichever system call the platform has: unread data (or a
+    hang-up) is seen; a closed poller raises (``begin`` then reads the cache)."""
+    a, b = __import__("socket").socketpair()
+    try:
+        poller = make(a)
+        assert not poller.poll(0)
+        b.send(b"*3\r\n")
+        assert poller.poll(0)
+        a.recv(10)
+        assert not poller.poll(0)
+        b.close()  # the server went away: readable (end of file)
+        assert poller.poll(0)
+        poller.close()
+        with pytest.raises((ValueError, OSError)):
+            poller.poll(0)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_replaced_socket_closes_the_previous_poller(fake, monkeypatch):
+    monkeypatch.setattr(fake, "start", lambda: None)
+    a, b = __import__("socket").socketpair()
+    try:
+        fake._sock = a
+        assert fake._watch is not None
+        poller = fake._watch[1]
+        assert fake.begin() == fake.version
+        fake._sock = None  # dropped (the memo was distrusted first)
+        assert fake._watch is None
+        assert fake.begin() is None
+        with pytest.raises((ValueError, OSError)):
+            poller.poll(0)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_socket_closed_under_the_poller_is_never_trusted(fake, monkeypatch):
+    """``epoll`` forgets a closed socket silently: the check does not take that for "no data"."""
+    monkeypatch.setattr(fake, "start", lambda: None)
+    a, b = __import__("socket").socketpair()
+    try:
+        fake._sock = a
+        assert fake.begin() == fake.version
+        a.close()  # closed without the channel knowing (its memo not distrusted)
+        assert fake.begin() is None
+    finally:
+        fake._sock = None
+        a.close()
+        b.close()
+
+
 def test_tokens_read_before_a_message_was_applied_are_not_remembered(fake):
     version = fake.version
     fake._apply('11|U["7"]')  # arrived while the request read the (now stale) tokens

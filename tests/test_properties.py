@@ -25,9 +25,11 @@ from logout_rules.policy import (
     KIND_USER,
     GroupRule,
     Policy,
+    Revocation,
     Rule,
     activity_due,
     activity_resolution,
+    alive,
     judge,
     resolve,
 )
@@ -231,3 +233,46 @@ def test_activity_resolution_never_exceeds_half_the_idle_limit(idle, configured)
     resolution = activity_resolution(idle, configured)
     assert 0 <= resolution <= idle / 2
     assert activity_resolution(None, configured) == math.inf
+
+
+# --- the warm path's shortcuts agree with the general functions ---------------------------------
+
+instants = st.floats(min_value=0.0, max_value=4e9, allow_nan=False)
+maybe_revocation = st.none() | st.builds(Revocation, not_before=instants, scope=st.just("user"))
+
+
+@given(
+    idle=maybe_duration,
+    session=maybe_duration,
+    revocation=maybe_revocation,
+    now=instants,
+    login_back=st.floats(min_value=0.0, max_value=1e9) | st.sampled_from([0.0, 600.0, 3600.0]),
+    activity_back=st.floats(min_value=0.0, max_value=1e9) | st.sampled_from([0.0, 600.0]),
+)
+@settings(max_examples=500)
+def test_alive_is_exactly_judge_not_expired(idle, session, revocation, now, login_back,
+                                             activity_back):  # fmt: skip
+    """``alive`` (the warm path's check) says what ``judge`` says, at the boundaries too."""
+    effective = Policy(idle_time=idle, session_time=session, revocation=revocation)
+    login_at, activity_at = now - login_back, now - activity_back
+    assert (
+        alive(effective, now, login_at, activity_at)
+        is not judge(effective, now, login_at, activity_at).expired
+    )
+    # Exactly at a limit: alive (a limit passes only when the elapsed time is greater).
+    if idle is not None:
+        exact = Policy(idle_time=idle)
+        assert alive(exact, now, now, now - idle) is not judge(exact, now, now, now - idle).expired
+
+
+@given(
+    idle=st.none() | durations | st.sampled_from([1200.0, 1199.9, 20.0]),
+    configured=st.none() | st.floats(min_value=0.0, max_value=1e6) | st.sampled_from([math.inf]),
+    elapsed=st.floats(min_value=0.0, max_value=1e6) | st.sampled_from([60.0, 59.99, 1.0]),
+)
+def test_activity_due_is_the_elapsed_time_against_the_resolution(idle, configured, elapsed):
+    """``activity_due`` (``activity_resolution`` inlined) against its definition."""
+    now = 2e9
+    activity_at = now - elapsed
+    expected = idle is not None and now - activity_at >= activity_resolution(idle, configured)
+    assert activity_due(Policy(idle_time=idle), now, activity_at, configured) is expected

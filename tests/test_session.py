@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from logout_rules import session as s
 
 NOW = 1_000_000.0
@@ -85,3 +87,61 @@ def test_record_login_and_adopt_drop_the_legacy_key():
     store = {s.LEGACY_ACTIVITY_KEY: "x"}
     s.adopt(store, s.Times(NOW - 1, NOW))
     assert store == {s.LOGIN_KEY: NOW - 1, s.ACTIVITY_KEY: NOW}
+
+
+STORED_VALUES = [
+    NOW - 100,
+    NOW - 10,
+    NOW,
+    0.0,
+    -0.0,
+    NOW + s.FUTURE_TOLERANCE,
+    NOW + s.FUTURE_TOLERANCE + 1,
+    -1.0,
+    float("nan"),
+    float("inf"),
+    -float("inf"),
+    int(NOW - 5),
+    True,
+    10**400,
+    "1000000.0",
+    None,
+    [NOW],
+]
+
+
+@pytest.mark.parametrize("login", STORED_VALUES)
+@pytest.mark.parametrize("activity", STORED_VALUES)
+def test_stored_times_is_read_times_of_a_session_that_holds_both_times(login, activity):
+    """The warm path's shortcut: for every pair of stored values it either agrees with
+    ``read_times`` (nothing derived, nothing garbage) or leaves the decision to it (``None``)."""
+    store = {key: value for key, value in ((s.LOGIN_KEY, login), (s.ACTIVITY_KEY, activity))
+             if value is not None}  # fmt: skip
+    times = s.read_times(dict(store), NOW, lambda: NOW - 7)
+    found = s.stored_times(store, NOW)
+    if found is not None:
+        assert not times.adopted
+        assert not times.garbage
+        assert found == (times.login_at, times.activity_at)
+    both_floats = type(login) is float and type(activity) is float
+    if both_floats and not times.garbage:
+        assert found is not None  # the common case takes the shortcut
+
+
+def test_usable_user_ids_are_remembered_for_one_user_model_only(monkeypatch):
+    """An id found usable is not checked again, until ``AUTH_USER_MODEL`` changes."""
+    from django.core.signals import setting_changed
+
+    assert s.usable_user_id("12")
+    assert not s.usable_user_id("twelve")
+    assert not s.usable_user_id(12)
+    setting_changed.send(sender=None, setting="AUTH_USER_MODEL", value="x.Y", enter=True)
+    assert s._usable_ids == set()
+
+    def text_only(value: object) -> object:
+        raise ValueError(value)  # a user model whose primary key "12" is not
+
+    monkeypatch.setattr(s, "_pk_to_python", [text_only])
+    assert not s.usable_user_id("12")
+    setting_changed.send(sender=None, setting="AUTH_USER_MODEL", value="auth.User", enter=False)
+    assert s.usable_user_id("12")
