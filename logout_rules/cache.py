@@ -304,20 +304,9 @@ def _held(user_id: object) -> _Seen | None:
 
 
 def cached_layer(user_id: object) -> Layer | None:
-    """The user's layer without any round trip (the warm path), else ``None``: ``lookup``.
-
-    ``_held``, inlined (this runs on every request)."""
-    seen = _seen.get(user_id)
-    if seen is None:
-        return None
-    memo = _token_memo
-    if memo is _UNSELECTED:
-        memo = _select_token_memo()
-    if memo is None or time.time() >= seen.expires_at:
-        return None
-    if not memo.holds(user_id, seen.global_token, seen.user_token):
-        return None
-    return seen.layer
+    """The user's layer without any round trip (the warm path), else ``None``: ``lookup``."""
+    seen = _held(user_id)
+    return None if seen is None else seen.layer
 
 
 def lookup(user_id: object) -> Lookup:

@@ -359,11 +359,7 @@ class Settings:
     @property
     def ACTIVITY_RESOLUTION(self) -> float | None:
         """Seconds between activity writes; ``None`` means the default (see ``policy``)."""
-        try:  # ``_read``, inlined: asked on every request
-            value: float | None = self._parsed["LOGOUT_RULES_ACTIVITY_RESOLUTION"]
-        except KeyError:
-            value = self._read("LOGOUT_RULES_ACTIVITY_RESOLUTION", _activity_resolution)
-        return value
+        return self._read("LOGOUT_RULES_ACTIVITY_RESOLUTION", _activity_resolution)
 
     @property
     def REVOKED_MESSAGE(self) -> str:
