@@ -48,8 +48,9 @@ PARALLEL = "not browser and not multiprocess"
 SERIAL = "browser or multiprocess"
 #: In the ``dev`` extra but only needed by ``make lint``; nox does not run inside a session.
 LEAVE_OUT = {"ruff", "mypy", "django-stubs", "types-pyyaml", "nox"}
-#: The Redis client lets the fault tests use Django's Redis cache backend (at a closed port).
-EXTRA = ("redis>=5",)
+#: The Redis clients: the fault tests use Django's Redis cache backend (at a closed port), and the
+#: notification channel's tests run through Django's backend and django-redis on a private Redis.
+EXTRA = ("redis>=5", "django-redis>=5.4")
 #: What the wheel must hold besides the modules: a file left out of the package data fails.
 PACKAGE_DATA = (
     "logout_rules/py.typed",
