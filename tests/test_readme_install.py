@@ -32,6 +32,9 @@ def test_installation_is_complete_in_one_place():
         '"logout_rules.middleware.AutoLogoutMiddleware"',
         '"logout_rules.context_processors.auto_logout_client"',
         "AUTO_LOGOUT = {",
+        # a policy cache the processes share (a per-process one gets W024 under DEBUG)
+        '"django.core.cache.backends.filebased.FileBasedCache"',
+        'LOGOUT_RULES_CACHE_ALIAS = "logout_rules"',
     ):
         assert needed in settings
     assert 'path("logout-rules/", include("logout_rules.urls"))' in "\n".join(steps.urls)
@@ -106,6 +109,11 @@ def test_check_output_lines_of_ours_are_found():
         "?: (admin.E403) other\n"
     )
     assert installed.our_problems(output) == [
+        "?: (logout_rules.W050) not included",
+        "?: (logout_rules.E010) bad",
+    ]
+    assert installed.our_problems(output, every=True) == [
+        "?: (logout_rules.W022) per process",
         "?: (logout_rules.W050) not included",
         "?: (logout_rules.E010) bad",
     ]
