@@ -271,7 +271,7 @@ def pending_activity(request: HttpRequest, response: HttpResponseBase) -> float 
     session (so the whole session is about to be saved), the activity this request loaded is
     written back too, so that ``record_activity`` can keep a newer one stored meanwhile.
     """
-    state: RequestState | None = getattr(request, STATE_ATTRIBUTE, None)  # ``get_state``
+    state = get_state(request)
     if state is None:
         return None
     store = request.session

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -187,7 +188,7 @@ def test_channel_name_carries_the_prefix_and_the_database(fake):
 def test_untrusted_or_unsubscribed_memo_is_not_used(fake, monkeypatch):
     monkeypatch.setattr(fake, "start", lambda: None)
     assert fake.begin() is None  # no subscription socket
-    a, b = __import__("socket").socketpair()
+    a, b = socket.socketpair()
     try:
         fake._sock = a
         assert fake.begin() == fake.version
@@ -222,7 +223,7 @@ def _epoll(sock: Any) -> Any:
 def test_every_poller_sees_unread_data_and_refuses_once_closed(make):
     """The socket check of ``begin``, whichever system call the platform has: unread data (or a
     hang-up) is seen; a closed poller raises (``begin`` then reads the cache)."""
-    a, b = __import__("socket").socketpair()
+    a, b = socket.socketpair()
     try:
         poller = make(a)
         assert not poller.poll(0)
@@ -242,7 +243,7 @@ def test_every_poller_sees_unread_data_and_refuses_once_closed(make):
 
 def test_a_replaced_socket_closes_the_previous_poller(fake, monkeypatch):
     monkeypatch.setattr(fake, "start", lambda: None)
-    a, b = __import__("socket").socketpair()
+    a, b = socket.socketpair()
     try:
         fake._sock = a
         assert fake._watch is not None
@@ -261,7 +262,7 @@ def test_a_replaced_socket_closes_the_previous_poller(fake, monkeypatch):
 def test_a_socket_closed_under_the_poller_is_never_trusted(fake, monkeypatch):
     """``epoll`` forgets a closed socket silently: the check does not take that for "no data"."""
     monkeypatch.setattr(fake, "start", lambda: None)
-    a, b = __import__("socket").socketpair()
+    a, b = socket.socketpair()
     try:
         fake._sock = a
         assert fake.begin() == fake.version
